@@ -1,0 +1,59 @@
+"""The ``svclab`` command: one subcommand module per job, errors as one line and exit 2.
+
+>>> main(["--version"])
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from svclab import __version__
+from svclab.errors import SvclabError
+
+SUBCOMMANDS = ("envvars", "dns", "render", "trace", "kernel", "sandbox", "experiment")
+"""Modules of `svclab.cli`, each with ``register(subparsers)`` setting ``func`` on its parser."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to document the CLI)."""
+    parser = argparse.ArgumentParser(
+        prog="svclab", description="Kubernetes Services, observed by running code."
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"svclab.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"svclab.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 2 bad input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        print(f"svclab {__version__}")
+        return 0
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SvclabError as exc:
+        print(f"svclab: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
