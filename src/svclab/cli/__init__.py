@@ -1,6 +1,7 @@
 """The ``svclab`` command: one subcommand module per job, errors as one line and exit 2.
 
 >>> main(["--version"])
+svclab 0.1.0
 0
 """
 
