@@ -1,0 +1,76 @@
+"""Sphinx configuration shared by both language trees (docs/en, docs/zh_CN).
+
+Build one language with ``sphinx-build -c . -D language=<en|zh_CN> docs/<lang> _build/html/<lang>``;
+``nox -s docs`` builds both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+
+project = "svclab"
+author = "svclab authors"
+copyright = "2026, svclab authors"  # noqa: A001
+language = "en"  # overridden per tree with -D language=zh_CN
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.doctest",
+    "sphinx_copybutton",
+    "sphinx_togglebutton",
+    "svclab_sphinx",
+]
+
+templates_path = ["docs/_templates"]
+html_static_path = ["docs/_static"]
+exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
+
+# sphinx-book-theme: made for executed notebooks (wide outputs, cell tags, margin notes) and it
+# ships every asset it needs (no web fonts or CDNs), so the site works offline and from file://.
+html_theme = "sphinx_book_theme"
+html_title = "svclab"
+html_theme_options = {
+    "show_toc_level": 2,
+    "use_download_button": False,
+    "use_fullscreen_button": False,
+    "navigation_with_keys": False,
+}
+html_sidebars = {
+    "**": ["navbar-logo.html", "language-switch.html", "search-button-field.html", "sbt-sidebar-nav.html"]
+}
+html_last_updated_fmt = None
+html_copy_source = False
+
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath", "substitution", "attrs_inline"]
+myst_heading_anchors = 0
+
+# Notebooks run in the build; a cell that fails is a warning, and -W turns it into a failed build.
+nb_execution_mode = "cache"
+nb_execution_timeout = 120
+nb_execution_raise_on_error = False
+nb_output_stderr = "warn"
+nb_merge_streams = True
+
+
+def _source_hash() -> str:
+    """A hash of the package source: outputs are cached per version of the code they ran."""
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / "src" / "svclab").rglob("*.py")):
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+nb_execution_cache_path = str(ROOT / "_build" / ".jupyter_cache" / _source_hash())
+
+copybutton_prompt_text = r">>> |\.\.\. |\$ "
+copybutton_prompt_is_regexp = True
+
+svclab_languages = {"en": "English", "zh_CN": "简体中文"}
+html_search_options = {"dict": str(ROOT / "docs" / "_ext" / "zh_search_dict.txt")}
+html_css_files = ["svclab.css"]

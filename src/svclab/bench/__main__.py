@@ -1,0 +1,55 @@
+"""``python -m svclab.bench [--quick] [NAME …]`` runs the benchmarks and prints their tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+BENCHMARKS = ("render", "dns", "proxy", "sim", "kernel")
+
+
+def format_table(rows: list[dict]) -> str:
+    """Rows of dicts as an aligned text table.
+
+    >>> print(format_table([{"mode": "iptables", "seconds": 0.5}, {"mode": "nft", "seconds": 12}]))
+    mode      seconds
+    iptables  0.5
+    nft       12
+    """
+    if not rows:
+        return "(no rows)"
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[str(row.get(c, "")) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the named benchmarks (all by default) and write results to ``_build/bench``."""
+    parser = argparse.ArgumentParser(prog="python -m svclab.bench")
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHMARKS)}")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--out", default="_build/bench", help="folder for the JSON results")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in args.names or BENCHMARKS:
+        module = importlib.import_module(f"svclab.bench.{name}")
+        started = time.perf_counter()
+        rows = module.run(quick=args.quick)
+        print(f"\n== {name} ({time.perf_counter() - started:.1f} s)\n{format_table(rows)}")
+        (out / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
