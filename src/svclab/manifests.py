@@ -218,11 +218,29 @@ def _nested_model(type_name: str) -> type | None:
 def to_manifest_dict(obj: Any) -> dict[str, Any]:
     """The object as the API shows it: camelCase keys, unset fields left out.
 
+    >>> import datetime
     >>> to_manifest_dict(k8s.V1Service(api_version="v1", kind="Service",
     ...                  spec=k8s.V1ServiceSpec(cluster_ip="10.96.0.1")))
     {'apiVersion': 'v1', 'kind': 'Service', 'spec': {'clusterIP': '10.96.0.1'}}
+    >>> to_manifest_dict(k8s.V1ObjectMeta(creation_timestamp=datetime.datetime(
+    ...     2026, 11, 25, 9, 0, tzinfo=datetime.timezone.utc)))
+    {'creationTimestamp': '2026-11-25T09:00:00Z'}
     """
-    return k8s.ApiClient().sanitize_for_serialization(obj)
+    return _kubectl_times(k8s.ApiClient().sanitize_for_serialization(obj))
+
+
+def _kubectl_times(value: Any) -> Any:
+    """Timestamps in UTC end in ``Z``, as the API server and kubectl write them."""
+    if isinstance(value, dict):
+        return {key: _kubectl_times(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_kubectl_times(item) for item in value]
+    if isinstance(value, str) and _UTC_SUFFIX.search(value):
+        return _UTC_SUFFIX.sub("Z", value)
+    return value
+
+
+_UTC_SUFFIX = re.compile(r"(?<=T\d\d:\d\d:\d\d)(\.\d+)?\+00:00$")
 
 
 def to_yaml(obj: Any) -> str:

@@ -31,14 +31,20 @@ def run(quick: bool = False) -> list[dict]:
         started = time.perf_counter()
         (result,) = simulate(timeline, [group], until=duration, seed=1)
         seconds = time.perf_counter() - started
-        rows.append({"case": f"{group.label} ttl={ttl:g}", "requests": result.requests,
-                     "seconds": round(seconds, 3), "requests_per_s": int(result.requests / seconds)})
+        rows.append(
+            {
+                "case": f"{group.label} ttl={ttl:g}",
+                "requests": result.requests,
+                "seconds": round(seconds, 3),
+                "requests_per_s": int(result.requests / seconds),
+            }
+        )
     return rows
 
 
 def main() -> None:
     """Print the table."""
-    from svclab.bench.__main__ import format_table
+    from svclab.table import format_table
 
     print(format_table(run()))
 

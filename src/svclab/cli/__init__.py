@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from svclab import __version__
 from svclab.errors import SvclabError
@@ -19,9 +21,22 @@ SUBCOMMANDS = ("envvars", "dns", "render", "trace", "kernel", "sandbox", "experi
 """Modules of `svclab.cli`, each with ``register(subparsers)`` setting ``func`` on its parser."""
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used to document the CLI)."""
-    parser = argparse.ArgumentParser(
+    """The full argument parser (also used to document the CLI).
+
+    >>> build_parser().parse_args(["--no-such-flag"])
+    Traceback (most recent call last):
+    ...
+    SystemExit: 2
+    """
+    parser = OneLineParser(
         prog="svclab", description="Kubernetes Services, observed by running code."
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -54,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (``svclab render … | head``): stop quietly, as cat does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -1,0 +1,83 @@
+"""``svclab trace iptables|nftables``: follow one first packet through the rules kube-proxy would write.
+
+>>> import pathlib, tempfile
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "web.yaml").write_text('''
+... apiVersion: v1
+... kind: Service
+... metadata: {name: web}
+... spec: {clusterIP: 10.96.0.20, ports: [{port: 80}]}
+... ---
+... apiVersion: discovery.k8s.io/v1
+... kind: EndpointSlice
+... metadata: {name: web-1, labels: {kubernetes.io/service-name: web}}
+... addressType: IPv4
+... endpoints: [{addresses: [10.244.1.5]}, {addresses: [10.244.2.7]}]
+... ports: [{port: 8080}]
+... ''')
+>>> from svclab.cli import main
+>>> main(["trace", "iptables", "-f", str(d), "--hostname-override", "n1", "--cluster-cidr", "10.244.0.0/16",
+...       "--src", "10.244.1.9", "--dst", "10.96.0.20", "--dport", "80"])  # doctest: +ELLIPSIS
+packet: tcp 10.244.1.9 -> 10.96.0.20:80 (from a pod)
+verdict: DNAT
+destinations:
+  10.244.1.5:8080  p=0.5000000000  masquerade: no
+  10.244.2.7:8080  p=0.5000000000  masquerade: no
+...
+0
+>>> main(["trace", "iptables", "-f", str(d), "--src", "10.244.1.9", "--dst", "10.96.0.20", "--dport", "0"])
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from svclab.cli.render import add_proxy_options, config_from_args, load_state, mode_function
+from svclab.proxy.trace import PROTOCOLS, Packet, SourceKind
+
+TRACERS = {
+    "iptables": ("svclab.proxy.iptables", "svclab.proxy.iptables_trace"),
+    "nftables": ("svclab.proxy.nftables", "svclab.proxy.nftables_trace"),
+}
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``trace`` subcommand."""
+    parser = subparsers.add_parser(
+        "trace",
+        help="trace a first packet through the rendered rules: verdict, backends, masquerade",
+        description="Render the rules as kube-proxy would, then run them on one first packet "
+        "the way the kernel would: print the verdict, every possible DNAT destination with its "
+        "probability, whether the packet is masqueraded, and the rules it matched.",
+    )
+    parser.add_argument("mode", choices=tuple(TRACERS), help="kube-proxy mode")
+    add_proxy_options(parser)
+    packet = parser.add_argument_group("packet")
+    packet.add_argument("--src", required=True, metavar="IP", help="source address")
+    packet.add_argument("--dst", required=True, metavar="IP", help="destination address")
+    packet.add_argument("--dport", required=True, metavar="N", help="destination port")
+    packet.add_argument("--proto", default="tcp", choices=PROTOCOLS, help="protocol (default tcp)")
+    packet.add_argument(
+        "--source",
+        choices=[kind.value for kind in SourceKind],
+        help="where the packet starts (iptables; default: guessed from --node-ip and --cluster-cidr)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render, trace and print."""
+    config = config_from_args(args)
+    packet = Packet(args.src, args.dst, args.dport, args.proto)
+    render_module, trace_module = TRACERS[args.mode]
+    render = mode_function(render_module, "render", args.mode)
+    trace = mode_function(trace_module, "trace", args.mode)
+    text = render(load_state(args), config)
+    if args.mode == "iptables":
+        result = trace(text, packet, config, SourceKind(args.source) if args.source else None)
+    else:
+        result = trace(text, packet, config)
+    print(result.format())
+    return 0

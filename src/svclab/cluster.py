@@ -1,0 +1,755 @@
+"""A mutable in-process cluster on virtual time: API-server storage, allocators and controllers.
+
+`Cluster` stores client objects the way the API server does (defaulting, validation,
+ClusterIP/NodePort allocation, uid, creationTimestamp, resourceVersion), runs a minimal
+scheduler and kubelet (Pods get IPs, start, become Ready, terminate for their grace period),
+a Deployment controller with rolling updates, and the EndpointSlice controller. Time is
+virtual: nothing happens between calls; `Cluster.advance` moves the clock and fires what is due.
+
+Stored objects are replaced, never mutated, on every change: treat what you get as read-only.
+
+>>> c = Cluster(seed=1)
+>>> c.get("Service", "default", "kubernetes").spec.cluster_ip
+'10.96.0.1'
+>>> seen = []
+>>> c.watch(lambda kind, obj: seen.append((kind, obj.kind, obj.metadata.name)))
+>>> svc = c.apply({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+...                "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}})
+>>> svc.spec.cluster_ip.startswith("10."), svc.spec.type, svc.metadata.resource_version
+(True, 'ClusterIP', '4')
+>>> seen[0][:2], seen[1][1]
+(('ADDED', 'Service'), 'EndpointSlice')
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import heapq
+import ipaddress
+import itertools
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client as k8s
+
+from svclab import envvars
+from svclab.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
+from svclab.defaults import apply_defaults
+from svclab.deployments import DeploymentController
+from svclab.endpointslices import (
+    CONTROLLER_NAME,
+    MANAGED_BY_LABEL,
+    ZONE_LABEL,
+    EndpointSliceReconciler,
+    random_suffix,
+)
+from svclab.errors import ManifestError
+from svclab.manifests import KINDS, build_object, load_manifests, object_label
+from svclab.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
+from svclab.validation import check
+
+EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+"""The wall-clock time of virtual second 0 (timestamps stay reproducible)."""
+
+MODELS: dict[str, type] = {kind: model for (_, kind), model in KINDS.items()}
+API_VERSIONS: dict[str, str] = {kind: version for (version, kind), _ in KINDS.items()}
+CLUSTER_SCOPED = frozenset({"Node", "Namespace"})
+_ALIASES = {alias: kind for kind in MODELS for alias in (kind.lower(), kind.lower() + "s")}
+
+Watcher = Callable[[str, Any], None]
+
+
+def kind_name(kind: str) -> str:
+    """Normalize ``services``/``service``/``Service`` to the kind name.
+
+    >>> kind_name("endpointslices"), kind_name("Pod")
+    ('EndpointSlice', 'Pod')
+    """
+    if kind in MODELS:
+        return kind
+    try:
+        return _ALIASES[kind.lower()]
+    except KeyError:
+        raise ManifestError("<api>", "", "kind", f"unknown kind {kind!r}") from None
+
+
+class Cluster:
+    """An API server, scheduler, kubelets and controllers in one object, on virtual time."""
+
+    def __init__(
+        self,
+        *,
+        service_cidr: str = "10.96.0.0/12",
+        pod_cidr: str = "10.244.0.0/16",
+        node_port_range: str = "30000-32767",
+        seed: int = 0,
+        nodes: int = 1,
+        node_cidr: str | None = None,
+        pod_start_delay: float = 1.0,
+        pod_ready_delay: float = 1.0,
+    ) -> None:
+        self.now = 0.0
+        self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
+        self._rng = random.Random(seed)
+        self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}
+        self._sources: dict[tuple[str, str, str], str] = {}
+        self._watchers: list[Watcher] = []
+        self._timers: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._rv = 0
+        self._reconciling = False
+        self._dirty: set[str] = set()  # namespaces whose Services or Pods changed ("*": all)
+        self.cluster_ips = ClusterIPAllocator(service_cidr, seed)
+        self.node_ports = NodePortAllocator(node_port_range, seed)
+        self._pod_subnets = _subnets(pod_cidr)
+        if node_cidr is None:  # kind's docker network of the same family
+            node_cidr = (
+                "172.18.0.0/24" if self.cluster_ips.family == "IPv4" else "fc00:f853:ccd:e793::/64"
+            )
+        self._node_ips = ipaddress.ip_network(node_cidr).hosts()
+        next(self._node_ips)  # .1 is the gateway of the node network
+        self._pod_ip_next: dict[str, int] = {}
+        self._next_node = 0
+        self._slices = EndpointSliceReconciler(suffix=lambda: random_suffix(self._rng))
+        self._deployments = DeploymentController(self)
+        for i in range(nodes):
+            self.add_node(f"node-{i + 1}")
+        self._create_kubernetes_service()
+
+    # --- construction ------------------------------------------------------------------------
+
+    @classmethod
+    def from_manifests(cls, paths: Iterable[str | Path], **kwargs: Any) -> Cluster:
+        """A cluster with every object of the given files and folders applied in order."""
+        cluster = cls(**kwargs)
+        for manifest in load_manifests(paths):
+            cluster.apply(manifest.obj, source=manifest.source)
+        return cluster
+
+    def add_node(
+        self, name: str, zone: str | None = None, *, labels: dict[str, str] | None = None
+    ) -> k8s.V1Node:
+        """Register a Ready node with an InternalIP and a pod CIDR (as node IPAM assigns)."""
+        node_labels = {
+            "kubernetes.io/hostname": name,
+            "kubernetes.io/os": "linux",
+            **(labels or {}),
+        }
+        if zone:
+            node_labels[ZONE_LABEL] = zone
+        index = len(self._store["Node"])
+        if index >= len(self._pod_subnets):
+            raise ManifestError("<api>", f"Node {name}", "spec.podCIDR", "pod CIDR exhausted")
+        node = k8s.V1Node(
+            api_version="v1",
+            kind="Node",
+            metadata=k8s.V1ObjectMeta(name=name, labels=node_labels),
+            spec=k8s.V1NodeSpec(
+                pod_cidr=str(self._pod_subnets[index]), pod_cidrs=[str(self._pod_subnets[index])]
+            ),
+            status=k8s.V1NodeStatus(
+                addresses=[
+                    k8s.V1NodeAddress(type="InternalIP", address=str(next(self._node_ips))),
+                    k8s.V1NodeAddress(type="Hostname", address=name),
+                ],
+                conditions=[k8s.V1NodeCondition(type="Ready", status="True")],
+            ),
+        )
+        return self.apply(node)
+
+    def _create_kubernetes_service(self) -> None:
+        # The apiserver's own Service: first address of the CIDR, https/443 -> 6443.
+        first = self.cluster_ips.first
+        self.apply(
+            k8s.V1Service(
+                api_version="v1",
+                kind="Service",
+                metadata=k8s.V1ObjectMeta(
+                    name="kubernetes",
+                    namespace="default",
+                    labels={"component": "apiserver", "provider": "kubernetes"},
+                ),
+                spec=k8s.V1ServiceSpec(
+                    cluster_ip=first,
+                    ports=[
+                        k8s.V1ServicePort(name="https", port=443, protocol="TCP", target_port=6443)
+                    ],
+                ),
+            )
+        )
+        nodes = list(self._store["Node"].values())
+        address = _internal_ip(nodes[0]) if nodes else str(next(self._node_ips))
+        self.apply(
+            k8s.V1EndpointSlice(
+                api_version="discovery.k8s.io/v1",
+                kind="EndpointSlice",
+                metadata=k8s.V1ObjectMeta(
+                    name="kubernetes",
+                    namespace="default",
+                    labels={SERVICE_NAME_LABEL: "kubernetes"},
+                ),
+                address_type=self.cluster_ips.family,
+                endpoints=[
+                    k8s.V1Endpoint(
+                        addresses=[address], conditions=k8s.V1EndpointConditions(ready=True)
+                    )
+                ],
+                ports=[k8s.DiscoveryV1EndpointPort(name="https", port=6443, protocol="TCP")],
+            )
+        )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, kind: str, namespace: str | None, name: str) -> Any:
+        """The stored object, or None."""
+        kind = kind_name(kind)
+        return self._store[kind].get(self._key(kind, namespace, name))
+
+    def list(self, kind: str, namespace: str | None = None) -> list[Any]:
+        """Stored objects of a kind (optionally one namespace), in namespace/name order."""
+        kind = kind_name(kind)
+        items = sorted(self._store[kind].items())
+        return [obj for (ns, _), obj in items if namespace is None or ns == namespace]
+
+    def state(self) -> ClusterState:
+        """A snapshot for the data planes, DNS and env vars (objects shared, lists copied)."""
+        state = ClusterState(
+            services=self.list("Service"),
+            endpoint_slices=self.list("EndpointSlice"),
+            pods=self.list("Pod"),
+            nodes=self.list("Node"),
+        )
+        for kind in ("Service", "EndpointSlice", "Pod", "Node"):
+            for (ns, name), obj in self._store[kind].items():
+                source = self._sources.get((kind, ns, name))
+                if source:
+                    state.sources[id(obj)] = source
+        return state
+
+    def watch(self, callback: Watcher) -> None:
+        """Call ``callback(event, obj)`` for every later change (ADDED, MODIFIED, DELETED)."""
+        self._watchers.append(callback)
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def apply(self, obj: Any, source: str = "<api>") -> Any:
+        """Create or update an object (client object or manifest dict), then run the controllers."""
+        obj = self._as_object(obj, source)
+        kind = obj.kind
+        obj.metadata = obj.metadata or k8s.V1ObjectMeta()
+        if kind not in CLUSTER_SCOPED:
+            obj.metadata.namespace = obj.metadata.namespace or "default"
+        if not obj.metadata.name and obj.metadata.generate_name:
+            obj.metadata.name = obj.metadata.generate_name + random_suffix(self._rng)
+        apply_defaults(obj)
+        check(obj, source)
+        key = self._key(kind, obj.metadata.namespace, obj.metadata.name or "")
+        old = self._store[kind].get(key)
+        if kind == "Service":
+            self._allocate_service(obj, old, source)
+        elif kind == "Pod" and old is not None:
+            obj = self._pod_update(old, obj)
+        stored = self._write(kind, obj, old)
+        if source != "<api>":
+            self._sources[(kind, *key)] = source
+        if kind == "Pod" and old is None:
+            self._start_pod(stored)
+        self._reconcile()
+        return self.get(kind, key[0], key[1])
+
+    def delete(self, kind: str, namespace: str | None, name: str) -> Any:
+        """Delete an object; a Pod first terminates for its grace period (on virtual time)."""
+        kind = kind_name(kind)
+        key = self._key(kind, namespace, name)
+        obj = self._store[kind].get(key)
+        if obj is None:
+            raise ManifestError("<api>", f"{kind} {namespace}/{name}", "", "not found")
+        if kind == "Pod":
+            self._terminate_pod(obj)
+        else:
+            self._remove(kind, obj)
+        self._reconcile()
+        return obj
+
+    def advance(self, seconds: float) -> None:
+        """Move virtual time forward, firing every timer that falls due, in order."""
+        if seconds < 0:
+            raise ValueError("time does not run backwards")
+        end = self.now + seconds
+        while self._timers and self._timers[0][0] <= end:
+            when = self._timers[0][0]
+            self.now = max(self.now, when)
+            # Everything due at the same instant happens before the controllers look again.
+            while self._timers and self._timers[0][0] == when:
+                heapq.heappop(self._timers)[2]()
+            self._reconcile()
+        self.now = end
+
+    def run_until_idle(self, limit: float = 3600.0) -> float:
+        """Advance until no timer is pending (at most ``limit`` seconds); return the time spent."""
+        start = self.now
+        while self._timers and self._timers[0][0] - start <= limit:
+            self.advance(self._timers[0][0] - self.now)
+        return self.now - start
+
+    def pod_env(
+        self, namespace: str, name: str, container: str | None = None
+    ) -> list[tuple[str, str]]:
+        """A container's Service variables: only Services created before the Pod started count."""
+        pod = self.get("Pod", namespace, name)
+        if pod is None:
+            raise ManifestError("<api>", f"Pod {namespace}/{name}", "", "not found")
+        return envvars.pod_env(self.state(), pod, container)
+
+    def replace(self, obj: Any) -> Any:
+        """Store a controller's change to an existing object as is (no defaulting or validation)."""
+        kind = obj.kind
+        old = self._store[kind].get(self._key(kind, obj.metadata.namespace, obj.metadata.name))
+        if old is None:
+            raise ManifestError("<api>", object_label(obj), "", "not found")
+        stored = self._write(kind, obj.model_copy(deep=True), old)
+        self._reconcile()
+        return stored
+
+    def set_pod_ready(self, namespace: str, name: str, ready: bool) -> k8s.V1Pod:
+        """Flip a Pod's Ready condition, as a readiness probe would."""
+        pod = self.get("Pod", namespace, name)
+        if pod is None:
+            raise ManifestError("<api>", f"Pod {namespace}/{name}", "", "not found")
+        updated = pod.model_copy(deep=True)
+        _set_ready(updated, ready)
+        self._write("Pod", updated, pod)
+        self._reconcile()
+        return self.get("Pod", namespace, name)
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` when virtual time reaches now + ``delay`` (controllers, simulators)."""
+        heapq.heappush(self._timers, (self.now + max(delay, 0.0), next(self._seq), action))
+
+    def timestamp(self, seconds: float | None = None) -> dt.datetime:
+        """The wall-clock time of a virtual second (now by default)."""
+        return EPOCH + dt.timedelta(seconds=self.now if seconds is None else seconds)
+
+    def seconds(self, when: dt.datetime) -> float:
+        """The virtual second of a timestamp this cluster wrote."""
+        return (when - EPOCH).total_seconds()
+
+    def new_name(self, prefix: str) -> str:
+        """``prefix`` plus a 5-character ``generateName`` suffix, deterministic for the seed."""
+        return prefix + random_suffix(self._rng)
+
+    # --- storage internals -------------------------------------------------------------------
+
+    def _key(self, kind: str, namespace: str | None, name: str) -> tuple[str, str]:
+        return ("" if kind in CLUSTER_SCOPED else (namespace or "default"), name)
+
+    def _as_object(self, obj: Any, source: str) -> Any:
+        if isinstance(obj, dict):
+            kind = obj.get("kind")
+            model = KINDS.get((obj.get("apiVersion"), kind)) if kind else None
+            if model is None:
+                name = (obj.get("metadata") or {}).get("name") or "<unnamed>"
+                label = f"{kind or '<no kind>'} {name}"
+                raise ManifestError(
+                    source,
+                    label,
+                    "apiVersion" if kind else "kind",
+                    f"{obj.get('apiVersion')!r} {kind!r} is not served here"
+                    if kind
+                    else "required",
+                )
+            return build_object(model, copy.deepcopy(obj), source)
+        if type(obj) not in MODELS.values():
+            raise ManifestError(source, "", "kind", f"cannot store a {type(obj).__name__}")
+        obj = obj.model_copy(deep=True)
+        obj.kind = obj.kind or type(obj).__name__.removeprefix("V1")
+        obj.api_version = obj.api_version or API_VERSIONS[obj.kind]
+        return obj
+
+    def _write(self, kind: str, obj: Any, old: Any) -> Any:
+        meta = obj.metadata
+        self._rv += 1
+        meta.resource_version = str(self._rv)
+        if old is None:
+            meta.uid = meta.uid or str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+            meta.creation_timestamp = self.timestamp()
+            if kind == "Deployment":
+                meta.generation = 1
+        else:
+            meta.uid = old.metadata.uid
+            meta.creation_timestamp = old.metadata.creation_timestamp
+            if kind == "Deployment":
+                changed = old.spec != obj.spec
+                meta.generation = (old.metadata.generation or 1) + (1 if changed else 0)
+        self._store[kind][self._key(kind, meta.namespace, meta.name)] = obj
+        self._touch(kind, meta.namespace)
+        self._emit("ADDED" if old is None else "MODIFIED", obj)
+        return obj
+
+    def _remove(self, kind: str, obj: Any) -> None:
+        key = self._key(kind, obj.metadata.namespace, obj.metadata.name)
+        if self._store[kind].pop(key, None) is None:
+            return
+        self._sources.pop((kind, *key), None)
+        self._touch(kind, key[0])
+        if kind == "Service":
+            self._release_service(obj)
+        self._emit("DELETED", obj)
+
+    def _touch(self, kind: str, namespace: str | None) -> None:
+        # The slice controller's own writes do not need another look; user-written slices do.
+        if kind in ("Pod", "Service") or (kind == "EndpointSlice" and not self._reconciling):
+            self._dirty.add(namespace or "default")
+        elif kind == "Node":
+            self._dirty.add("*")
+
+    def _emit(self, event: str, obj: Any) -> None:
+        for watcher in list(self._watchers):
+            watcher(event, obj)
+
+    # --- Services: allocation (pkg/registry/core/service/storage/alloc.go) ---------------------
+
+    def _allocate_service(self, svc: k8s.V1Service, old: k8s.V1Service | None, source: str) -> None:
+        spec = svc.spec
+        label = object_label(svc)
+        if spec.type == "ExternalName":
+            if old is not None:
+                self._release_service(old)
+            return
+        if old is not None and old.spec.cluster_ip and not spec.cluster_ip:
+            spec.cluster_ip, spec.cluster_ips = old.spec.cluster_ip, old.spec.cluster_ips
+        elif old is not None and old.spec.cluster_ip and spec.cluster_ip != old.spec.cluster_ip:
+            raise ManifestError(
+                source,
+                label,
+                "spec.clusterIPs[0]",
+                f'Invalid value: ["{spec.cluster_ip}"]: may not change once set',
+            )
+        family = self.cluster_ips.family
+        if spec.cluster_ip and spec.cluster_ip != "None":
+            ip_family = "IPv6" if ":" in spec.cluster_ip else "IPv4"
+            spec.ip_families = spec.ip_families or [ip_family]
+        if spec.ip_family_policy == "RequireDualStack":
+            raise ManifestError(
+                source,
+                label,
+                "spec.ipFamilyPolicy",
+                'Invalid value: "RequireDualStack": '
+                "Cluster is not configured for dual stack services",
+            )
+        for i, requested in enumerate(spec.ip_families or []):
+            if requested != family:
+                raise ManifestError(
+                    source,
+                    label,
+                    f"spec.ipFamilies[{i}]",
+                    f"Invalid value: {_json_list(spec.cluster_ips or [])}: "
+                    f"ipfamily {requested} is not configured on cluster",
+                )
+        spec.ip_families = spec.ip_families or [family]
+        spec.ip_family_policy = spec.ip_family_policy or "SingleStack"
+        new_ip = None
+        if not (old and old.spec.cluster_ip) and spec.cluster_ip != "None":
+            try:
+                new_ip = self.cluster_ips.allocate(spec.cluster_ip or None)
+            except AllocationError as exc:
+                if not spec.cluster_ip:
+                    raise ManifestError(
+                        source,
+                        label,
+                        "",
+                        f"Internal error occurred: failed to allocate a serviceIP: {exc}",
+                    ) from None
+                raise ManifestError(
+                    source,
+                    label,
+                    "spec.clusterIPs",
+                    f"Invalid value: {_json_list(spec.cluster_ips)}: "
+                    f"failed to allocate IP {spec.cluster_ip}: {exc}",
+                ) from None
+            spec.cluster_ip, spec.cluster_ips = new_ip, [new_ip]
+        try:
+            self._allocate_node_ports(svc, old, label, source)
+        except ManifestError:
+            if new_ip:
+                self.cluster_ips.release(new_ip)
+            raise
+
+    def _allocate_node_ports(
+        self, svc: k8s.V1Service, old: k8s.V1Service | None, label: str, source: str
+    ) -> None:
+        spec = svc.spec
+        wants = spec.type == "NodePort" or (
+            spec.type == "LoadBalancer" and spec.allocate_load_balancer_node_ports is not False
+        )
+        previous = (
+            {(p.port, p.protocol): p.node_port for p in (old.spec.ports or []) if p.node_port}
+            if old
+            else {}
+        )
+        held = set(previous.values())
+        taken: list[int] = []
+        try:
+            for i, port in enumerate(spec.ports or []):
+                if not port.node_port and wants and previous.get((port.port, port.protocol)):
+                    port.node_port = previous[(port.port, port.protocol)]
+                if port.node_port in held:
+                    held.discard(port.node_port)
+                    continue
+                if port.node_port or wants:
+                    port.node_port = self._take_port(
+                        port.node_port, f"spec.ports[{i}].nodePort", label, source
+                    )
+                    taken.append(port.node_port)
+            needs_hc = spec.type == "LoadBalancer" and spec.external_traffic_policy == "Local"
+            old_hc = old.spec.health_check_node_port if old else None
+            if needs_hc and (spec.health_check_node_port or old_hc) == old_hc and old_hc:
+                spec.health_check_node_port = old_hc  # kept across updates
+            elif needs_hc:
+                spec.health_check_node_port = self._take_port(
+                    spec.health_check_node_port, "spec.healthCheckNodePort", label, source
+                )
+                taken.append(spec.health_check_node_port)
+        except ManifestError:
+            for port_number in taken:
+                self.node_ports.release(port_number)
+            raise
+        if old_hc and spec.health_check_node_port != old_hc:
+            held.add(old_hc)
+        for stale in held:  # ports the update gave up
+            self.node_ports.release(stale)
+
+    def _take_port(self, port: int | None, field: str, label: str, source: str) -> int:
+        try:
+            return self.node_ports.allocate(port or None)
+        except AllocationError as exc:
+            raise ManifestError(source, label, field, f"Invalid value: {port}: {exc}") from None
+
+    def _release_service(self, svc: k8s.V1Service) -> None:
+        for ip in svc.spec.cluster_ips or []:
+            if ip != "None" and self.cluster_ips.contains(ip):
+                self.cluster_ips.release(ip)
+        for port in svc.spec.ports or []:
+            if port.node_port:
+                self.node_ports.release(port.node_port)
+        if svc.spec.health_check_node_port:
+            self.node_ports.release(svc.spec.health_check_node_port)
+
+    # --- Pods: scheduler and kubelet ---------------------------------------------------------
+
+    def _pod_update(self, old: k8s.V1Pod, new: k8s.V1Pod) -> k8s.V1Pod:
+        # Pod specs are immutable; labels, annotations and (kubelet-reported) status may change.
+        updated = old.model_copy(deep=True)
+        updated.metadata.labels = new.metadata.labels
+        updated.metadata.annotations = new.metadata.annotations
+        if new.status is not None:
+            updated.status = new.status
+        return updated
+
+    def _start_pod(self, pod: k8s.V1Pod) -> None:
+        if pod.status is not None and pod.status.phase:
+            return  # imported with a status: the kubelet's report is taken as is
+        node = self._schedule_node(pod)
+        if node is None:
+            self._update_pod(pod, lambda p: setattr(p, "status", k8s.V1PodStatus(phase="Pending")))
+            return
+
+        def bind(p: k8s.V1Pod) -> None:
+            p.spec.node_name = node.metadata.name
+            p.status = k8s.V1PodStatus(
+                phase="Pending",
+                host_ip=_internal_ip(node),
+                conditions=[
+                    k8s.V1PodCondition(
+                        type="PodScheduled", status="True", last_transition_time=self.timestamp()
+                    )
+                ],
+            )
+
+        self._update_pod(pod, bind)
+        ns, name, uid = pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
+        self.schedule(self.pod_start_delay, lambda: self._run_pod(ns, name, uid))
+
+    def _schedule_node(self, pod: k8s.V1Pod) -> k8s.V1Node | None:
+        nodes = self.list("Node")
+        if pod.spec.node_name:
+            return self.get("Node", None, pod.spec.node_name)
+        if not nodes:
+            return None
+        node = nodes[self._next_node % len(nodes)]  # round-robin, as a spreading scheduler would
+        self._next_node += 1
+        return node
+
+    def _run_pod(self, namespace: str, name: str, uid: str) -> None:
+        pod = self.get("Pod", namespace, name)
+        if pod is None or pod.metadata.uid != uid or pod.metadata.deletion_timestamp:
+            return
+        node = self.get("Node", None, pod.spec.node_name)
+        ip = self._next_pod_ip(node)
+
+        def run(p: k8s.V1Pod) -> None:
+            now = self.timestamp()
+            p.status.phase, p.status.pod_ip, p.status.start_time = "Running", ip, now
+            p.status.pod_ips = [k8s.V1PodIP(ip=ip)]
+            p.status.container_statuses = [
+                k8s.V1ContainerStatus(
+                    name=c.name,
+                    image=c.image or "",
+                    image_id="",
+                    ready=False,
+                    restart_count=0,
+                    started=True,
+                    state=k8s.V1ContainerState(running=k8s.V1ContainerStateRunning(started_at=now)),
+                )
+                for c in p.spec.containers
+            ]
+            p.status.conditions = [
+                *p.status.conditions,
+                k8s.V1PodCondition(type="Initialized", status="True", last_transition_time=now),
+                k8s.V1PodCondition(
+                    type="ContainersReady", status="False", last_transition_time=now
+                ),
+                k8s.V1PodCondition(type="Ready", status="False", last_transition_time=now),
+            ]
+
+        self._update_pod(pod, run)
+        self.schedule(self.pod_ready_delay, lambda: self._ready_pod(namespace, name, uid))
+
+    def _ready_pod(self, namespace: str, name: str, uid: str) -> None:
+        pod = self.get("Pod", namespace, name)
+        if pod is None or pod.metadata.uid != uid or pod.metadata.deletion_timestamp:
+            return
+        self._update_pod(pod, lambda p: _set_ready(p, True, self.timestamp()))
+
+    def _terminate_pod(self, pod: k8s.V1Pod) -> None:
+        if pod.metadata.deletion_timestamp is not None:
+            return
+        grace = pod.spec.termination_grace_period_seconds or 0
+        if not pod.spec.node_name or not (pod.status and pod.status.pod_ip):
+            self._remove("Pod", pod)  # never ran: nothing to stop
+            return
+
+        def mark(p: k8s.V1Pod) -> None:
+            p.metadata.deletion_timestamp = self.timestamp(self.now + grace)
+            p.metadata.deletion_grace_period_seconds = grace
+
+        self._update_pod(pod, mark)
+        ns, name, uid = pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
+        self.schedule(grace, lambda: self._finish_pod(ns, name, uid))
+
+    def _finish_pod(self, namespace: str, name: str, uid: str) -> None:
+        pod = self.get("Pod", namespace, name)
+        if pod is not None and pod.metadata.uid == uid:
+            self._remove("Pod", pod)
+
+    def _update_pod(self, pod: k8s.V1Pod, change: Callable[[k8s.V1Pod], None]) -> None:
+        updated = pod.model_copy(deep=True)
+        change(updated)
+        self._write("Pod", updated, pod)
+
+    def _next_pod_ip(self, node: k8s.V1Node | None) -> str:
+        # host-local IPAM: skip the network address and the bridge (.1), hand out increasing
+        # addresses and wrap, so a new Pod gets an address no recent Pod had.
+        subnet = (
+            ipaddress.ip_network(node.spec.pod_cidr)
+            if node and node.spec.pod_cidr
+            else self._pod_subnets[0]
+        )
+        used = {p.status.pod_ip for p in self.list("Pod") if p.status and p.status.pod_ip}
+        span = subnet.num_addresses - 3
+        start = self._pod_ip_next.get(str(subnet), 0)
+        for step in range(min(span, len(used) + 1)):
+            index = (start + step) % span
+            ip = str(subnet.network_address + 2 + index)
+            if ip not in used:
+                self._pod_ip_next[str(subnet)] = index + 1
+                return ip
+        raise ManifestError(
+            "<api>", object_label(node) if node else "", "spec.podCIDR", "no free pod IP"
+        )
+
+    # --- controllers -------------------------------------------------------------------------
+
+    def _reconcile(self) -> None:
+        """Run the controllers until they have nothing more to write."""
+        if self._reconciling:
+            return
+        self._reconciling = True
+        try:
+            for _ in range(100):  # bounded: each pass converges in one or two rounds
+                changed = self._deployments.reconcile()
+                changed = self._reconcile_slices() or changed
+                if not changed:
+                    return
+        finally:
+            self._reconciling = False
+
+    def _reconcile_slices(self) -> bool:
+        nodes = {n.metadata.name: n for n in self.list("Node")}
+        changed = False
+        managed: dict[tuple[str, str], list[k8s.V1EndpointSlice]] = {}
+        for s in self.list("EndpointSlice"):
+            labels = s.metadata.labels or {}
+            if labels.get(MANAGED_BY_LABEL) == CONTROLLER_NAME:
+                managed.setdefault(
+                    (namespace_of(s), labels.get(SERVICE_NAME_LABEL, "")), []
+                ).append(s)
+        services = {(namespace_of(s), s.metadata.name): s for s in self.list("Service")}
+        dirty, self._dirty = self._dirty, set()
+        for key in sorted(set(services) | set(managed)):
+            if "*" not in dirty and key[0] not in dirty:
+                continue
+            svc = services.get(key)
+            existing = managed.get(key, [])
+            if svc is None:  # the garbage collector removes slices whose Service is gone
+                for s in existing:
+                    self._remove("EndpointSlice", s)
+                changed = changed or bool(existing)
+                continue
+            changes = self._slices.reconcile(svc, self.list("Pod", key[0]), nodes, existing)
+            for s in changes.delete:
+                self._remove("EndpointSlice", s)
+            for s in changes.update:
+                self._write("EndpointSlice", s, self.get("EndpointSlice", key[0], s.metadata.name))
+            for s in changes.create:
+                self._write("EndpointSlice", s, None)
+            changed = changed or bool(changes)
+        return changed
+
+
+def _subnets(pod_cidr: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    network = ipaddress.ip_network(pod_cidr)
+    node_prefix = 24 if network.version == 4 else 64  # --node-cidr-mask-size defaults
+    if network.prefixlen >= node_prefix:
+        return [network]
+    count = min(2 ** (node_prefix - network.prefixlen), 4096)
+    return list(itertools.islice(network.subnets(new_prefix=node_prefix), count))
+
+
+def _internal_ip(node: k8s.V1Node) -> str | None:
+    for address in (node.status.addresses if node.status else None) or []:
+        if address.type == "InternalIP":
+            return address.address
+    return None
+
+
+def _set_ready(pod: k8s.V1Pod, ready: bool, when: dt.datetime | None = None) -> None:
+    status = "True" if ready else "False"
+    conditions = [
+        c for c in (pod.status.conditions or []) if c.type not in ("Ready", "ContainersReady")
+    ]
+    pod.status.conditions = [
+        *conditions,
+        k8s.V1PodCondition(type="ContainersReady", status=status, last_transition_time=when),
+        k8s.V1PodCondition(type="Ready", status=status, last_transition_time=when),
+    ]
+    for container in pod.status.container_statuses or []:
+        container.ready = ready
+
+
+def _json_list(values: list[str] | None) -> str:
+    return "[" + ",".join(f'"{v}"' for v in values or []) + "]"

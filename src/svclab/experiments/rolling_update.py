@@ -1,0 +1,261 @@
+"""Experiment 1: DNS round-robin vs a ClusterIP Service while a Deployment rolls its Pods.
+
+The article's reasons against DNS round-robin, measured: resolvers that ignore the TTL and
+applications that resolve once keep sending requests to Pods that are gone; a ClusterIP
+stops doing so as soon as kube-proxy has the new endpoints. (The third reason, DNS load at
+low TTLs, is experiment ``dns-load``.) The ``pods`` view shows where the requests went: with
+kept connections even a proxy leaves the newest Pod idle.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from svclab.errors import SvclabError
+from svclab.experiments.result import Result, say
+from svclab.sim.lifecycle import PodSpan, Timeline
+from svclab.sim.rollout import rolling_update
+from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, simulate
+
+NAME = "rolling-update"
+TITLE = {
+    "en": "DNS round-robin vs ClusterIP during a rolling update",
+    "zh_CN": "滚动更新期间：DNS 轮询与 ClusterIP 对比",
+}
+VIEWS = ("clients", "pods")
+"""``clients``: a row per client group (failures, recovery, DNS queries); ``pods``: a row per
+client group and Pod (who served the requests)."""
+
+
+def run(
+    *,
+    seed: int = 0,
+    replicas: int = 3,
+    clients: int = 30,
+    rate: float = 10.0,
+    ttl: float = 30.0,
+    stale_hold: float = 300.0,
+    retries: int = 1,
+    start: float = 10.0,
+    ready_after: float = 5.0,
+    drain: int = 0,
+    duration: float = 120.0,
+    proxy_delay: float = 1.0,
+    dns_delay: float = 1.0,
+    groups: tuple[str, ...] = (),
+    view: str = "clients",
+    real: bool = False,
+    progress=None,
+) -> Result:
+    """Roll a Deployment once; one row per discovery × resolver × connection reuse.
+
+    `ttl` is the DNS records' TTL (kubeadm's CoreDNS uses 30 s); `stale_hold` how long a
+    TTL-ignoring resolver keeps an answer; `drain` how long a Pod keeps answering after
+    SIGTERM; the delays are how late kube-proxy and the DNS server see an endpoint change.
+    `groups` keeps only the client groups with these labels, in that order (empty: all
+    twelve); `view` is one of `VIEWS`.
+
+    >>> r = run(clients=10, duration=60.0)
+    >>> once = r.one(discovery="dns-rr", resolver="resolve-once", reuse=False)
+    >>> vip = r.one(discovery="clusterip", resolver="resolve-once", reuse=False)
+    >>> once["failed_after_settle"] > 0, vip["failed_after_settle"]
+    (True, 0)
+    >>> once["failed_pct_after_settle"], vip["failed_pct_after_settle"]
+    (100.0, 0.0)
+    >>> kept = run(clients=10, duration=60.0, groups=("clusterip/honour-ttl/reuse",), view="pods")
+    >>> [(row["ready_s"], row["share_after_settle_pct"] > 0) for row in kept.rows][3:]
+    [(15.0, True), (20.0, True), (25.0, False)]
+    """
+    if real:
+        raise SvclabError(
+            "real=True needs svclab.dns's caching resolvers, which are not in the package yet"
+        )
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
+    timeline = rolling_update(
+        replicas=replicas, start=start, ready_after=ready_after, drain=drain, seed=seed
+    )
+    everyone = [
+        Clients(
+            discovery,
+            resolver,
+            reuse,
+            count=clients,
+            rate=rate,
+            retries=retries,
+            ttl=ttl,
+            stale_hold=stale_hold,
+        )
+        for discovery in Discovery
+        for resolver in Resolver
+        for reuse in (False, True)
+    ]
+    results = simulate(
+        timeline,
+        select(everyone, groups),
+        until=duration,
+        seed=seed,
+        proxy_delay=proxy_delay,
+        dns_delay=dns_delay,
+        progress=progress,
+    )
+    settled = timeline.endpoints_settled() + max(proxy_delay, dns_delay)
+    data = {"timeline": timeline, "traffic": results, "settled": settled}
+    if view == "pods":
+        rows = [row for r in results for row in _pod_rows(r, timeline, settled)]
+        return Result(NAME, rows, data, _draw_pods)
+    return Result(NAME, [_row(r, timeline, settled) for r in results], data, _draw)
+
+
+def select(groups: list[Clients], labels: tuple[str, ...]) -> list[Clients]:
+    """The groups whose `Clients.label` is in `labels`, in that order (all when empty).
+
+    >>> every = [Clients(d, Resolver.RESOLVE_ONCE) for d in Discovery]
+    >>> [g.label for g in select(every, ("clusterip/resolve-once/new-conn",))]
+    ['clusterip/resolve-once/new-conn']
+    >>> select(every, ("dns/once",))
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown client group 'dns/once'; choose from dns-rr/resolve-once/new-conn, \
+clusterip/resolve-once/new-conn
+    """
+    if not labels:
+        return groups
+    by_label = {g.label: g for g in groups}
+    for label in labels:
+        if label not in by_label:
+            raise ValueError(
+                f"unknown client group {label!r}; choose from {', '.join(by_label)}"
+            )
+    return [by_label[label] for label in labels]
+
+
+def _pods_in_order(timeline: Timeline) -> list[tuple[int, PodSpan]]:
+    """(index, Pod) by the time each became ready, old Pods first."""
+    return sorted(enumerate(timeline.pods), key=lambda item: (item[1].ready, item[1].terminating))
+
+
+def _pod_rows(r: TrafficResult, timeline: Timeline, settled: float) -> list[dict]:
+    after = r.load[math.ceil(settled / r.bucket) :].sum(axis=0)
+    return [
+        {
+            "clients": r.clients.label,
+            "pod": pod.name,
+            "ready_s": pod.ready,
+            "gone_s": pod.gone,
+            "requests": int(r.load[:, i].sum()),
+            "share_after_settle_pct": round(float(100 * after[i] / max(1, after.sum())), 1),
+        }
+        for i, pod in _pods_in_order(timeline)
+    ]
+
+
+def imbalance(result: TrafficResult, timeline: Timeline) -> np.ndarray:
+    """Per bucket: busiest ready Pod's requests ÷ idlest ready Pod's (inf if one got none)."""
+    ratios = np.full(len(result.ok), np.nan)
+    for k, t in enumerate(result.times):
+        # only Pods ready for the whole bucket: a Pod's first or last second is not a fair share
+        ready = np.intersect1d(timeline.ready_at(t), timeline.ready_at(t + result.bucket * 0.999))
+        load = result.load[k, ready]
+        if load.size >= 2 and load.max() > 0:
+            ratios[k] = load.max() / load.min() if load.min() > 0 else math.inf
+    return ratios
+
+
+def _row(r: TrafficResult, timeline: Timeline, settled: float) -> dict:
+    failing = np.flatnonzero(r.failed)
+    after = math.ceil(settled / r.bucket)
+    sent_after = r.ok[after:].sum() + r.failed[after:].sum()
+    last = r.times[failing[-1]] + r.bucket if failing.size else timeline.change_start
+    tail = r.failed[-5:].sum() > 0  # still failing at the end: it never recovered
+    ratio = imbalance(r, timeline)[-30:]
+    ratio = ratio[~np.isnan(ratio)]
+    return {
+        "discovery": str(r.clients.discovery),
+        "resolver": str(r.clients.resolver),
+        "reuse": r.clients.reuse,
+        "requests": r.requests,
+        "failed": int(r.failed.sum()),
+        "failed_pct": round(100 * r.failed.sum() / max(1, r.requests), 2),
+        "failed_after_settle": int(r.failed[after:].sum()),
+        "failed_pct_after_settle": round(float(100 * r.failed[after:].sum() / max(1, sent_after)), 2),
+        "to_gone_pods": int(r.gone_attempts.sum()),
+        "recover_s": math.inf if tail else round(max(0.0, last - timeline.change_start), 1),
+        "load_max_min": round(float(np.median(ratio)), 2) if ratio.size else math.nan,
+        "dns_queries": int(r.dns_queries.sum()),
+    }
+
+
+def _draw(result: Result, fig: Figure, lang: str) -> None:
+    timeline, settled = result.data["timeline"], result.data["settled"]
+    left, right = fig.subplots(1, 2)
+    for r in result.data["traffic"]:
+        style = "-" if r.clients.discovery is Discovery.DNS else "--"
+        width = 2.2 if r.clients.reuse else 1.2
+        left.plot(r.times + r.bucket, np.cumsum(r.failed), style, lw=width, label=r.clients.label)
+        ratio = imbalance(r, timeline)
+        if np.isfinite(ratio[-10:]).any():
+            right.plot(
+                r.times,
+                np.where(np.isfinite(ratio), ratio, np.nan),
+                style,
+                lw=width,
+                label=r.clients.label,
+            )
+    for ax in (left, right):
+        ax.axvspan(
+            timeline.change_start,
+            settled,
+            color="0.9",
+            label=say({"en": "rollout", "zh_CN": "滚动更新"}, lang),
+        )
+        ax.set_xlabel(say({"en": "time (s)", "zh_CN": "时间（秒）"}, lang))
+    left.set_ylabel(say({"en": "failed requests so far", "zh_CN": "累计失败请求数"}, lang))
+    left.set_title(say({"en": "Failures", "zh_CN": "失败请求"}, lang))
+    left.set_yscale("symlog", linthresh=10)
+    right.set_ylabel(
+        say({"en": "busiest ÷ idlest ready Pod", "zh_CN": "最忙 ÷ 最闲的就绪 Pod"}, lang)
+    )
+    right.set_title(
+        say(
+            {"en": "Load spread (clients still working)", "zh_CN": "负载分布（仍能工作的客户端）"},
+            lang,
+        )
+    )
+    left.legend(fontsize=6, ncol=2)
+    fig.suptitle(say(TITLE, lang))
+
+
+def _draw_pods(result: Result, fig: Figure, lang: str) -> None:
+    """Requests per second each Pod served, stacked, one panel per client group."""
+    timeline, settled = result.data["timeline"], result.data["settled"]
+    traffic = result.data["traffic"]
+    axes = np.atleast_1d(fig.subplots(1, len(traffic), sharey=True, squeeze=False)[0])
+    order = _pods_in_order(timeline)
+    old = [pod for _, pod in order if pod.ready <= timeline.change_start]
+    greys = iter(np.linspace(0.45, 0.8, max(1, len(old))))
+    colours = iter(f"C{k}" for k in range(10))
+    palette = [
+        str(next(greys)) if pod in old else next(colours) for _, pod in order
+    ]  # old Pods in greys, new ones in colour
+    for ax, r in zip(axes, traffic, strict=True):
+        ax.stackplot(
+            r.times,
+            *(r.load[:, i] / r.bucket for i, _ in order),
+            labels=[pod.name for _, pod in order],
+            colors=palette,
+        )
+        ax.axvline(
+            settled,
+            color="black",
+            ls=":",
+            label=say({"en": "endpoints updated", "zh_CN": "端点更新完毕"}, lang),
+        )
+        ax.set_title(r.clients.label)
+        ax.set_xlabel(say({"en": "time (s)", "zh_CN": "时间（秒）"}, lang))
+    axes[0].set_ylabel(say({"en": "requests per second", "zh_CN": "每秒请求数"}, lang))
+    fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside right center", fontsize=7)
+    fig.suptitle(say({"en": "Which Pod served the requests", "zh_CN": "请求由哪个 Pod 处理"}, lang))
