@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+
+from docutils import nodes
 
 import sphinx.search
 from sphinx.application import Sphinx
@@ -54,9 +57,45 @@ def write_root_index(app: Sphinx, exception: Exception | None) -> None:
     Path(app.outdir).parent.joinpath("index.html").write_text(ROOT_INDEX.format(links=links), encoding="utf-8")
 
 
+CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
+FULL_WIDTH = "\u3000-\u303f\uff00-\uffef"
+CHINESE_LINE_BREAK = re.compile(f"(?<=[{CJK}])\n(?=[{CJK}])|(?<=[{FULL_WIDTH}])\n|\n(?=[{FULL_WIDTH}])")
+
+
+def join_chinese_lines(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    """Drop source line breaks inside Chinese text, which browsers would show as stray spaces.
+
+    A break between Chinese and Latin text stays: it renders as the space zh-cn typography wants.
+    MyST gives a soft line break its own ``"\\n"`` text node, so neighbours are looked at too.
+    """
+    if not (app.config.language or "").startswith("zh"):
+        return
+    for text in list(doctree.findall(nodes.Text)):
+        parent = text.parent
+        if parent is None or isinstance(parent, (nodes.literal_block, nodes.literal, nodes.raw)):
+            continue
+        # Text nodes are strings: find this one by identity, not by equality.
+        index = next(i for i, child in enumerate(parent.children) if child is text)
+        before = parent[index - 1].astext()[-1:] if index > 0 else ""
+        after = parent[index + 1].astext()[:1] if index + 1 < len(parent) else ""
+        own = text.astext()
+        if "\n" not in own:
+            continue
+        breaks = {
+            match.start() - len(before)
+            for match in CHINESE_LINE_BREAK.finditer(before + own + after)
+            if len(before) <= match.start() < len(before) + len(own)
+        }
+        joined = "".join(char for i, char in enumerate(own) if i not in breaks)
+        if joined != own:
+            parent.children[index] = nodes.Text(joined)
+            parent.children[index].parent = parent
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("svclab_languages", {"en": "English"}, "html")
     sphinx.search.languages["zh"] = ChineseSearch
     app.connect("html-page-context", add_language_links)
     app.connect("build-finished", write_root_index)
+    app.connect("doctree-resolved", join_chinese_lines)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
