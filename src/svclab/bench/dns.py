@@ -10,27 +10,35 @@ the queries dnsperf counted as lost.
 ('svc-0.bench.svc.cluster.local', 3)
 >>> parse_dnsperf("  Queries sent:         10\\n  Queries completed:    9 (90.00%)\\n"
 ...               "  Queries lost:         1 (10.00%)\\n  Queries per second:   1234.5\\n")
-{'sent': 10, 'completed': 9, 'lost': 1, 'qps': 1234.5}
+{'sent': 10, 'completed': 9, 'lost': 1, 'qps': 1234}
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import dns.exception
+import dns.message
+import dns.query
 import kubernetes.client as k8s
 
 from svclab.dns.loopback import LoopbackServer
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 from svclab.state import ClusterState
+from svclab.table import format_table
 
+DNSMASQ = "/usr/sbin/dnsmasq"
+"""Debian's path (sbin is often not on a user's PATH)."""
 ZONE = "cluster.local"
 NAMESPACE = "bench"
 
@@ -47,18 +55,22 @@ def cluster_ip(i: int) -> str:
 
 def bench_state(count: int) -> ClusterState:
     """`count` ClusterIP Services, built directly as client objects."""
-    return ClusterState(services=[
-        k8s.V1Service(
-            metadata=k8s.V1ObjectMeta(name=f"svc-{i}", namespace=NAMESPACE),
-            spec=k8s.V1ServiceSpec(cluster_ip=cluster_ip(i),
-                                   ports=[k8s.V1ServicePort(name="http", port=80)]),
-        )
-        for i in range(count)
-    ])
+    return ClusterState(
+        services=[
+            k8s.V1Service(
+                metadata=k8s.V1ObjectMeta(name=f"svc-{i}", namespace=NAMESPACE),
+                spec=k8s.V1ServiceSpec(
+                    cluster_ip=cluster_ip(i), ports=[k8s.V1ServicePort(name="http", port=80)]
+                ),
+            )
+            for i in range(count)
+        ]
+    )
 
 
 def parse_dnsperf(output: str) -> dict:
     """The counts and rate from dnsperf's statistics."""
+
     def number(label: str) -> float:
         match = re.search(rf"{label}:\s+([\d.]+)", output)
         if not match:
@@ -69,36 +81,49 @@ def parse_dnsperf(output: str) -> dict:
         "sent": int(number("Queries sent")),
         "completed": int(number("Queries completed")),
         "lost": int(number("Queries lost")),
-        "qps": number("Queries per second"),
+        "qps": round(number("Queries per second")),
     }
 
 
 def dnsperf(port: int, datafile: Path, seconds: float) -> dict:
     """Run dnsperf against 127.0.0.1:`port` for `seconds` and parse its report."""
-    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(datafile),
-           "-l", str(seconds), "-c", "1", "-T", "1", "-q", "100", "-t", "2"]
+    cmd = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(datafile), "-l", str(seconds)]
+    cmd += ["-c", "1", "-T", "1", "-q", "100", "-t", "2"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30, check=False)
     if done.returncode != 0:
         raise SvclabError(f"dnsperf failed ({done.returncode}): {done.stderr.strip()}")
     return parse_dnsperf(done.stdout)
 
 
-def start_dnsmasq(hosts_file: Path, ttl: int) -> tuple[subprocess.Popen, int]:
-    """dnsmasq serving `hosts_file` on a free loopback port; its process and port."""
+def start_dnsmasq(records: list[str], probe: str) -> tuple[subprocess.Popen, int]:
+    """dnsmasq on a free 127.0.0.1 port with only `records` (its options) and no upstream;
+    returns once it answers `probe`. Stop it with `stop_dnsmasq`."""
+    fixed = ["--no-daemon", "--conf-file=/dev/null", "--pid-file=", "--no-resolv", "--no-hosts"]
+    fixed += ["--listen-address=127.0.0.1", "--bind-interfaces", "--user=root"]
     for _ in range(10):
         port = _free_port()
         proc = subprocess.Popen(
-            ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--pid-file=", "--no-resolv",
-             "--no-hosts", f"--addn-hosts={hosts_file}", f"--local=/{ZONE}/",
-             f"--local-ttl={ttl}", "--listen-address=127.0.0.1", "--bind-interfaces",
-             f"--port={port}", "--cache-size=10000", "--user=root"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            [DNSMASQ, *fixed, f"--port={port}", *records],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        time.sleep(0.3)
-        if proc.poll() is None:
-            return proc, port
-        proc.wait()
+        deadline = time.monotonic() + 5
+        while proc.poll() is None and time.monotonic() < deadline:
+            query = dns.message.make_query(probe, "A")
+            try:
+                dns.query.udp(query, "127.0.0.1", port=port, timeout=0.2)
+                return proc, port
+            except dns.exception.Timeout:
+                continue
+        stop_dnsmasq(proc)  # the port was taken meanwhile, or it hung: try another
     raise SvclabError("dnsmasq would not start on any free loopback port")
+
+
+def stop_dnsmasq(proc: subprocess.Popen) -> None:
+    """End dnsmasq by its PID."""
+    if proc.poll() is None:
+        proc.terminate()
+    proc.wait(timeout=10)
 
 
 def _free_port() -> int:
@@ -110,31 +135,47 @@ def _free_port() -> int:
 
 
 def run(quick: bool = False) -> list[dict]:
-    """Measure svclab (asyncio, and uvloop if installed) and dnsmasq; one row each."""
-    for tool in ("dnsperf", "dnsmasq"):
-        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
-            raise SvclabError(f"{tool} is not installed (apt-get install {tool})")
-    count, seconds = (50, 2.0) if quick else (500, 8.0)
+    """Measure dnsmasq and svclab (asyncio, and uvloop if installed), one row each.
+
+    The servers take turns for several rounds, so load from other processes on the machine
+    falls on all of them; a row gives the median rate and the sum of queries sent and lost.
+    """
+    for tool in ("dnsperf", DNSMASQ):
+        if shutil.which(tool) is None:
+            raise SvclabError(f"{tool} is not installed (apt-get install {Path(tool).name})")
+    count, seconds, rounds = (50, 1.0, 1) if quick else (500, 4.0, 3)
     names = service_names(count)
     missing = [f"absent-{i}.{NAMESPACE}.svc.{ZONE}" for i in range(count // 10)]
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="svclab-bench-dns-") as tmp:
-        datafile, hosts = Path(tmp) / "queries.txt", Path(tmp) / "hosts"
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="svclab-bench-dns-")))
+        datafile, hosts = tmp / "queries.txt", tmp / "hosts"
         datafile.write_text("".join(f"{n} A\n" for n in names + missing))
         hosts.write_text("".join(f"{cluster_ip(i)} {n}\n" for i, n in enumerate(names)))
-        proc, port = start_dnsmasq(hosts, ttl=5)
-        try:
-            base = dnsperf(port, datafile, seconds)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-        rows.append({"server": "dnsmasq", **base, "ratio": 1.0})
-        loops = [False] + ([True] if _has_uvloop() else [])
-        for use_uvloop in loops:
-            with DnsServer(bench_state(count), use_uvloop=use_uvloop) as srv:
-                result = dnsperf(srv.port, datafile, seconds)
-            name = "svclab (uvloop)" if use_uvloop else "svclab (asyncio)"
-            rows.append({"server": name, **result, "ratio": round(result["qps"] / base["qps"], 3)})
+        records = [f"--addn-hosts={hosts}", f"--local=/{ZONE}/", "--local-ttl=5"]
+        proc, port = start_dnsmasq([*records, "--cache-size=10000"], names[0])
+        stack.callback(stop_dnsmasq, proc)
+        ports = {"dnsmasq": port}
+        for use_uvloop in [False] + ([True] if _has_uvloop() else []):
+            srv = stack.enter_context(DnsServer(bench_state(count), use_uvloop=use_uvloop))
+            ports["svclab (uvloop)" if use_uvloop else "svclab (asyncio)"] = srv.port
+        runs: dict[str, list[dict]] = {name: [] for name in ports}
+        for _ in range(rounds):
+            for name, server_port in ports.items():
+                runs[name].append(dnsperf(server_port, datafile, seconds))
+    base = statistics.median(r["qps"] for r in runs["dnsmasq"])
+    rows = []
+    for name, results in runs.items():
+        qps = statistics.median(r["qps"] for r in results)
+        rows.append(
+            {
+                "server": name,
+                "qps": round(qps),
+                "ratio": round(qps / base, 3),
+                "sent": sum(r["sent"] for r in results),
+                "lost": sum(r["lost"] for r in results),
+                "rounds": " ".join(str(r["qps"]) for r in results),
+            }
+        )
     return rows
 
 
@@ -148,8 +189,6 @@ def _has_uvloop() -> bool:
 
 def main() -> int:
     """Print the table (``python -m svclab.bench.dns [--quick]``)."""
-    from svclab.bench.__main__ import format_table
-
     print(format_table(run(quick="--quick" in sys.argv[1:])))
     return 0
 

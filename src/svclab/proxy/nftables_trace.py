@@ -1,0 +1,882 @@
+"""Run an `nft -f` ruleset on a packet: parse the transaction, then walk its base chains by hook.
+
+The tracer executes the rendered text itself (not a second model of kube-proxy): base chains
+run by hook and priority, set and verdict-map lookups, `numgen random mod N` split the packet
+into branches of probability 1/N, `fib … type local` asks the config for the node's addresses,
+marks are set and tested bit by bit, and `masquerade` in postrouting decides SNAT. The packet
+is the first of its connection, so `ct state new` holds and dynamic (affinity) sets are as the
+text left them, normally empty.
+
+>>> text = '''
+... add table ip t
+... add chain ip t pre { type nat hook prerouting priority -100 ; }
+... add map ip t svc { type ipv4_addr . inet_proto . inet_service : verdict ; }
+... add rule ip t pre ip daddr . meta l4proto . th dport vmap @svc
+... add chain ip t lb
+... add rule ip t lb numgen random mod 2 vmap { 0 : goto a , 1 : goto b }
+... add chain ip t a
+... add rule ip t a meta l4proto tcp dnat to 10.1.0.1:8080
+... add chain ip t b
+... add rule ip t b meta l4proto tcp dnat to 10.1.0.2:8080
+... add element ip t svc { 10.96.0.1 . tcp . 80 : goto lb }
+... '''
+>>> from svclab.proxy.config import ProxyConfig
+>>> result = trace(text, Packet("10.0.0.5", "10.96.0.1", 80), ProxyConfig(hostname_override="n"))
+>>> result.verdict, result.destinations
+('DNAT', {'10.1.0.1:8080': 0.5, '10.1.0.2:8080': 0.5})
+>>> result.rules[0]
+'pre: ip daddr . meta l4proto . th dport vmap @svc => goto lb'
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+
+from svclab.errors import SvclabError
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult, infer_source
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},]|[^\s{},"]+')
+
+# Named chain priorities of the ip/ip6/inet families (nft(8) "PRIORITY"), as knftables maps them.
+_NAMED_PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0,
+                     "security": 50, "srcnat": 100}
+
+_MAX_DEPTH = 64  # nft refuses deeper jump stacks too; also stops a loop in hand-written text
+
+
+class NftError(SvclabError):
+    """Text that is not an `nft -f` ruleset svclab can load or run."""
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _unquote(token: str) -> str:
+    return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_priority(value: str) -> int:
+    """A chain priority as a number: ``-110``, ``filter``, ``dstnat-10``.
+
+    >>> parse_priority("dstnat-10"), parse_priority("srcnat"), parse_priority("-110")
+    (-110, 100, -110)
+    """
+    match = re.fullmatch(r"(-?\d+)|([a-z]+)\s*([+-]\s*\d+)?", value.strip())
+    if not match:
+        raise NftError(f"unknown chain priority {value!r}")
+    if match.group(1):
+        return int(match.group(1))
+    if match.group(2) not in _NAMED_PRIORITIES:
+        raise NftError(f"unknown chain priority {value!r}")
+    return _NAMED_PRIORITIES[match.group(2)] + int((match.group(3) or "0").replace(" ", ""))
+
+
+# --- the ruleset ------------------------------------------------------------------------------
+
+
+@dataclass
+class Rule:
+    """One rule: its text (without the comment) and comment; compiled when first run."""
+
+    chain: str
+    text: str
+    comment: str | None = None
+    _program: list[_Expr] | None = field(default=None, repr=False)
+
+    @property
+    def program(self) -> list[_Expr]:
+        if self._program is None:
+            try:
+                self._program = _compile(_tokens(self.text), self)
+            except (IndexError, ValueError):
+                raise NftError(f"chain {self.chain!r}: cannot read rule {self.text!r}") from None
+        return self._program
+
+
+@dataclass
+class Chain:
+    """A regular chain, or a base chain when `hook` is set."""
+
+    name: str
+    type: str | None = None
+    hook: str | None = None
+    priority: int | None = None
+    comment: str | None = None
+    rules: list[Rule] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Element:
+    """A set or map element: key parts, optional verdict/value, optional comment."""
+
+    key: tuple[str, ...]
+    value: str | None = None
+    comment: str | None = None
+
+
+@dataclass
+class NamedSet:
+    """A named set or map, its declaration and elements (with an exact-match index)."""
+
+    kind: str  # "set" or "map"
+    name: str
+    type: str
+    flags: tuple[str, ...] = ()
+    timeout: str | None = None
+    comment: str | None = None
+    elements: dict[tuple[str, ...], Element] = field(default_factory=dict)
+
+    def lookup(self, key: tuple[str, ...]) -> Element | None:
+        """The element matching `key`: exact, else by CIDR or range containment per part."""
+        found = self.elements.get(key)
+        if found is None and "interval" in self.flags:
+            found = next((e for e in self.elements.values() if _key_matches(e.key, key)), None)
+        return found
+
+
+@dataclass
+class Table:
+    """One nftables table (family and name) with its chains and named sets/maps."""
+
+    family: str
+    name: str
+    comment: str | None = None
+    chains: dict[str, Chain] = field(default_factory=dict)
+    sets: dict[str, NamedSet] = field(default_factory=dict)
+
+    def chain(self, name: str) -> Chain:
+        try:
+            return self.chains[name]
+        except KeyError:
+            raise NftError(f"table {self.family} {self.name}: no such chain {name!r}") from None
+
+    def named_set(self, name: str) -> NamedSet:
+        try:
+            return self.sets[name]
+        except KeyError:
+            message = f"table {self.family} {self.name}: no such set or map {name!r}"
+            raise NftError(message) from None
+
+
+@dataclass
+class Ruleset:
+    """The tables an `nft -f` transaction leaves behind (starting from an empty kernel)."""
+
+    tables: dict[tuple[str, str], Table] = field(default_factory=dict)
+
+    def dump(self) -> str:
+        """Every table as upstream's `knftables.Fake.Dump()` writes it: objects, then contents.
+
+        >>> print(load("add table ip t\\nadd chain ip t c\\nadd rule ip t c drop").dump())
+        add table ip t
+        add chain ip t c
+        add rule ip t c drop
+        <BLANKLINE>
+        """
+        lines: list[str] = []
+        for table in self.tables.values():
+            prefix = f"{table.family} {table.name}"
+            comment = f" {{ comment {_quote(table.comment)} ; }}" if table.comment else ""
+            lines.append(f"add table {prefix}{comment}")
+            chains = sorted(table.chains.values(), key=lambda c: c.name)
+            named = sorted(table.sets.values(), key=lambda s: s.name)
+            lines.extend(f"add chain {prefix} {c.name}{_chain_spec(c)}" for c in chains)
+            for kind in ("set", "map"):
+                lines.extend(f"add {kind} {prefix} {s.name}{_set_spec(s)}"
+                             for s in named if s.kind == kind)
+            for chain in chains:
+                for rule in chain.rules:
+                    tail = f" comment {_quote(rule.comment)}" if rule.comment is not None else ""
+                    lines.append(f"add rule {prefix} {chain.name} {rule.text}{tail}")
+            for kind in ("set", "map"):
+                for named_set in named:
+                    if named_set.kind == kind:
+                        lines.extend(f"add element {prefix} {named_set.name} {_element_text(e)}"
+                                     for e in named_set.elements.values())
+        return "\n".join(lines) + "\n"
+
+
+def _chain_spec(chain: Chain) -> str:
+    parts = []
+    if chain.hook:
+        parts.append(f" type {chain.type} hook {chain.hook} priority {chain.priority} ;")
+    if chain.comment is not None:
+        parts.append(f" comment {_quote(chain.comment)} ;")
+    return " {" + "".join(parts) + " }" if parts else ""
+
+
+def _set_spec(named_set: NamedSet) -> str:
+    spec = f" {{ type {named_set.type} ;"
+    if named_set.flags:
+        spec += f" flags {','.join(named_set.flags)} ;"
+    if named_set.timeout:
+        spec += f" timeout {named_set.timeout} ;"
+    if named_set.comment is not None:
+        spec += f" comment {_quote(named_set.comment)} ;"
+    return spec + " }"
+
+
+def _element_text(element: Element) -> str:
+    text = "{ " + " . ".join(element.key)
+    if element.comment is not None:
+        text += f" comment {_quote(element.comment)}"
+    if element.value is not None:
+        text += f" : {element.value}"
+    return text + " }"
+
+
+_OBJECT_ORDER = {"table": 10, "chain": 9, "rule": 8, "set": 7, "map": 6, "element": 5}
+
+
+def sort_dump(text: str) -> str:
+    """Upstream's canonical order for comparing dumps (`sortNFTablesTransaction`, helpers_test.go).
+
+    Blank and ``#`` lines go; lines sort by object type (table, chain, rule, set, map, element),
+    then by object name; rules keep their order within a chain, other lines sort as text.
+
+    >>> print(sort_dump("add rule ip t b y\\nadd rule ip t a z\\nadd rule ip t b x\\n"
+    ...                 "add chain ip t b\\n# a comment"))
+    add chain ip t b
+    add rule ip t a z
+    add rule ip t b y
+    add rule ip t b x
+    """
+    lines = [line for line in text.split("\n") if line and not line.startswith("#")]
+
+    def key(line: str) -> tuple[int, str, str]:
+        words = [*line.split(" "), "", "", "", "", ""]  # upstream assumes >= 5 words
+        return (-_OBJECT_ORDER.get(words[1], 0), words[4], "" if words[1] == "rule" else line)
+
+    return "\n".join(sorted(lines, key=key))
+
+
+def canonical(text: str) -> str:
+    """What `text` leaves in the kernel, in upstream's canonical test form.
+
+    That is `sort_dump(load(text).dump())`: flushed rules and deleted objects are gone.
+
+    >>> print(canonical("add table ip t\\nadd chain ip t c\\nadd rule ip t c drop\\n"
+    ...                 "flush chain ip t c"))
+    add table ip t
+    add chain ip t c
+    """
+    return sort_dump(load(text).dump())
+
+
+# --- loading a transaction --------------------------------------------------------------------
+
+_LINE = re.compile(r"(add|create|insert|flush|delete)\s+(table|chain|rule|set|map|element)\s+(.*)")
+
+
+def load(text: str) -> Ruleset:
+    """Apply the commands of an `nft -f` transaction to an empty ruleset.
+
+    Supports what kube-proxy's transactions use (add/create/flush/delete of tables, chains, sets,
+    maps and elements; add/insert of rules) and fails, like `nft -f`, on references to objects
+    that do not exist.
+
+    >>> ruleset = load('''add table ip t
+    ... add set ip t s { type ipv4_addr ; }
+    ... add element ip t s { 10.0.0.1 }
+    ... delete element ip t s { 10.0.0.1 }''')
+    >>> ruleset.tables["ip", "t"].sets["s"].elements
+    {}
+    >>> load("add chain ip nope c")
+    Traceback (most recent call last):
+    ...
+    svclab.proxy.nftables_trace.NftError: line 1: no such table ip nope
+    """
+    ruleset = Ruleset()
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _LINE.fullmatch(line)
+        if not match:
+            raise NftError(f"line {number}: unsupported command: {line[:80]}")
+        verb, kind, rest = match.groups()
+        try:
+            _apply(ruleset, verb, kind, rest)
+        except NftError as err:
+            raise NftError(f"line {number}: {err}") from None
+    return ruleset
+
+
+def _apply(ruleset: Ruleset, verb: str, kind: str, rest: str) -> None:
+    family, _, rest = rest.partition(" ")
+    name, _, rest = rest.strip().partition(" ")
+    if kind == "table":
+        _apply_table(ruleset, verb, family, name, rest.strip())
+        return
+    table = ruleset.tables.get((family, name))
+    if table is None:
+        raise NftError(f"no such table {family} {name}")
+    obj, _, spec = rest.strip().partition(" ")
+    spec = spec.strip()
+    if kind == "chain":
+        _apply_chain(table, verb, obj, spec)
+    elif kind == "rule":
+        if verb not in ("add", "insert"):
+            raise NftError(f"{verb} rule is not supported")
+        _add_rule(table, obj, spec, insert=verb == "insert")
+    elif kind in ("set", "map"):
+        _apply_set(table, verb, kind, obj, spec)
+    else:
+        _apply_elements(table, verb, obj, spec)
+
+
+def _braced(spec: str) -> list[str]:
+    """The ``;``-separated statements of a ``{ … }`` object spec."""
+    if not spec:
+        return []
+    if not (spec.startswith("{") and spec.endswith("}")):
+        raise NftError(f"expected {{ … }}, got {spec[:40]!r}")
+    return [part.strip() for part in re.split(r";(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", spec[1:-1])
+            if part.strip()]
+
+
+def _comment_of(statement: str) -> str | None:
+    tokens = _tokens(statement)
+    return _unquote(tokens[1]) if tokens[0] == "comment" and len(tokens) == 2 else None
+
+
+def _apply_table(ruleset: Ruleset, verb: str, family: str, name: str, spec: str) -> None:
+    key = (family, name)
+    exists = key in ruleset.tables
+    if verb == "delete":
+        if not exists:
+            raise NftError(f"no such table {family} {name}")
+        del ruleset.tables[key]
+    elif verb in ("add", "create"):
+        if verb == "create" and exists:
+            raise NftError(f"table {family} {name} exists")
+        if not exists:
+            comment = None
+            for statement in _braced(spec):
+                comment = _comment_of(statement)
+                if comment is None:
+                    raise NftError(f"unsupported table option {statement!r}")
+            ruleset.tables[key] = Table(family, name, comment)
+    else:
+        raise NftError(f"{verb} table is not supported")
+
+
+def _apply_chain(table: Table, verb: str, name: str, spec: str) -> None:
+    chain = table.chains.get(name)
+    if verb in ("flush", "delete") and chain is None:
+        raise NftError(f"no such chain {name!r}")
+    if verb == "flush":
+        chain.rules = []
+    elif verb == "delete":
+        del table.chains[name]
+    elif verb == "create" and chain is not None:
+        raise NftError(f"chain {name!r} exists")
+    elif chain is None:
+        chain = Chain(name)
+        for statement in _braced(spec):
+            base = re.fullmatch(r"type (\S+) hook (\S+) priority (.+)", statement)
+            if base:
+                chain.type, chain.hook = base.group(1), base.group(2)
+                chain.priority = parse_priority(base.group(3))
+            elif (comment := _comment_of(statement)) is not None:
+                chain.comment = comment
+            else:
+                raise NftError(f"unsupported chain option {statement!r}")
+        table.chains[name] = chain
+
+
+def _add_rule(table: Table, chain_name: str, text: str, insert: bool) -> None:
+    chain = table.chain(chain_name)
+    comment = None
+    quoted = re.search(r'\s+comment\s+("(?:[^"\\]|\\.)*")$', text)
+    if quoted:
+        comment, text = _unquote(quoted.group(1)), text[: quoted.start()]
+    rule = Rule(chain_name, text.strip(), comment)
+    if insert:
+        chain.rules.insert(0, rule)
+    else:
+        chain.rules.append(rule)
+
+
+def _apply_set(table: Table, verb: str, kind: str, name: str, spec: str) -> None:
+    existing = table.sets.get(name)
+    if verb in ("flush", "delete") and (existing is None or existing.kind != kind):
+        raise NftError(f"no such {kind} {name!r}")
+    if verb == "flush":
+        existing.elements = {}
+    elif verb == "delete":
+        del table.sets[name]
+    elif verb == "create" and existing is not None:
+        raise NftError(f"{kind} {name!r} exists")
+    elif existing is None:
+        named_set = NamedSet(kind, name, "")
+        for statement in _braced(spec):
+            word, _, value = statement.partition(" ")
+            if word in ("type", "typeof"):
+                named_set.type = value
+            elif word == "flags":
+                named_set.flags = tuple(f.strip() for f in value.split(","))
+            elif word == "timeout":
+                named_set.timeout = value
+            elif (comment := _comment_of(statement)) is not None:
+                named_set.comment = comment
+            else:
+                raise NftError(f"unsupported {kind} option {statement!r}")
+        if not named_set.type:
+            raise NftError(f"{kind} {name!r} has no type")
+        table.sets[name] = named_set
+
+
+def _apply_elements(table: Table, verb: str, name: str, spec: str) -> None:
+    named_set = table.named_set(name)
+    tokens = _tokens(spec)
+    if len(tokens) < 3 or tokens[0] != "{" or tokens[-1] != "}":
+        raise NftError(f"expected {{ element, … }} for {name!r}")
+    for element in _split_top(tokens[1:-1], ","):
+        parsed = _parse_element(element)
+        if verb == "delete":
+            if parsed.key not in named_set.elements:
+                raise NftError(f"no such element {' . '.join(parsed.key)!r} in {name!r}")
+            del named_set.elements[parsed.key]
+        elif verb == "create" and parsed.key in named_set.elements:
+            raise NftError(f"element {' . '.join(parsed.key)!r} exists in {name!r}")
+        elif verb in ("add", "create"):
+            if (named_set.kind == "map") != (parsed.value is not None):
+                raise NftError(f"element {' . '.join(parsed.key)!r} does not fit {name!r}")
+            named_set.elements[parsed.key] = parsed
+        else:
+            raise NftError(f"{verb} element is not supported")
+
+
+def _split_top(tokens: list[str], separator: str) -> list[list[str]]:
+    """Split tokens at `separator`, outside nested braces."""
+    parts: list[list[str]] = [[]]
+    depth = 0
+    for token in tokens:
+        depth += token == "{"
+        depth -= token == "}"
+        if token == separator and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(token)
+    return [part for part in parts if part]
+
+
+def _parse_element(tokens: list[str]) -> Element:
+    value = None
+    if ":" in tokens:
+        index = tokens.index(":")
+        tokens, value = tokens[:index], " ".join(tokens[index + 1:])
+    comment = None
+    if len(tokens) >= 2 and tokens[-2] == "comment":
+        comment, tokens = _unquote(tokens[-1]), tokens[:-2]
+    key = tuple(_normal(" ".join(part)) for part in _split_top(tokens, "."))
+    return Element(key, value, comment)
+
+
+def _normal(value: str) -> str:
+    """A key part as the kernel compares it: canonical IP, decimal number, lower-case name."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if value.isdigit():
+        return str(int(value))
+    return value.lower()
+
+
+def _part_matches(pattern: str, value: str) -> bool:
+    if pattern == value:
+        return True
+    if "/" in pattern:
+        try:
+            return ipaddress.ip_address(value) in ipaddress.ip_network(pattern, strict=False)
+        except ValueError:
+            return False
+    if "-" in pattern:
+        low, _, high = pattern.partition("-")
+        try:
+            return _ordinal(low) <= _ordinal(value) <= _ordinal(high)
+        except ValueError:
+            return False
+    return False
+
+
+def _ordinal(value: str) -> int:
+    return int(value) if value.isdigit() else int(ipaddress.ip_address(value))
+
+
+def _key_matches(pattern: tuple[str, ...], key: tuple[str, ...]) -> bool:
+    return len(pattern) == len(key) and all(map(_part_matches, pattern, key))
+
+
+# --- compiling rules --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    """A branch of the walk: the packet as rewritten so far, its mark, and what it met."""
+
+    daddr: str
+    dport: int
+    mark: int = 0
+    dnat: str | None = None
+    masquerade: bool = False
+    matched: tuple[str, ...] = ()
+    evaluated: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Env:
+    """What a rule may ask besides the packet state: source, protocol, table, node addresses."""
+
+    src: str
+    proto: str
+    table: Table
+    config: ProxyConfig
+
+
+# A compiled expression maps (env, state) to branches: (probability, state, verdict or None).
+# An empty list means the rule did not match; verdict None means "go on with the next expression".
+_Branch = tuple[Fraction, _State, str | None]
+_Expr = Callable[[_Env, _State], list[_Branch]]
+_ONE = Fraction(1)
+
+
+def _selector(tokens: list[str], i: int) -> tuple[Callable[[_Env, _State], str], int]:
+    """A packet field reference starting at tokens[i]; returns a getter and the next index."""
+    pair = " ".join(tokens[i:i + 2])
+    if pair in ("ip saddr", "ip6 saddr"):
+        return (lambda env, st: env.src), i + 2
+    if pair in ("ip daddr", "ip6 daddr"):
+        return (lambda env, st: st.daddr), i + 2
+    if pair == "meta l4proto":
+        return (lambda env, st: env.proto), i + 2
+    if pair in ("th dport", "tcp dport", "udp dport", "sctp dport"):
+        return (lambda env, st: str(st.dport)), i + 2
+    if pair in ("fib daddr", "fib saddr") and tokens[i + 2:i + 3] == ["type"]:
+        pick = (lambda env, st: st.daddr) if pair == "fib daddr" else (lambda env, st: env.src)
+        return (lambda env, st: "local" if env.config.is_local_address(pick(env, st))
+                else "unicast"), i + 3
+    if pair == "ct state":
+        return (lambda env, st: "new"), i + 2  # the first packet of a connection
+    raise NftError(f"unsupported expression at {' '.join(tokens[i:i + 3])!r}")
+
+
+def _values(tokens: list[str], i: int) -> tuple[list[str], int]:
+    """A literal (``x``) or anonymous set (``{ x , y }``); returns the values and next index."""
+    if tokens[i] != "{":
+        return [_normal(v) for v in tokens[i].split(",")], i + 1
+    end = tokens.index("}", i)
+    return [_normal(v) for v in tokens[i + 1:end] if v != ","], end + 1
+
+
+def _verdict_of(text: str) -> str:
+    """A map value that must be a verdict (the only kind of map kube-proxy writes)."""
+    if text.split()[0] not in ("jump", "goto", "accept", "drop", "return", "continue"):
+        raise NftError(f"unsupported verdict {text!r}")
+    return text
+
+
+def _compile(tokens: list[str], rule: Rule) -> list[_Expr]:
+    """Turn the tokens of one rule into expressions (matches, statements, verdicts)."""
+    program: list[_Expr] = []
+    i = 0
+    while i < len(tokens):
+        word = tokens[i]
+        if word in ("jump", "goto"):
+            verdict = f"{word} {tokens[i + 1]}"
+            program.append(lambda env, st, v=verdict: [(_ONE, st, v)])
+            i += 2
+        elif word in ("accept", "drop", "reject", "return", "continue"):
+            program.append(lambda env, st, v=word: [(_ONE, st, v)])
+            i += 1
+        elif word == "counter":
+            i += 1
+        elif word == "masquerade":
+            i += 1
+            while i < len(tokens) and tokens[i] in ("fully-random", "random", "persistent", ","):
+                i += 1
+            program.append(lambda env, st: [(_ONE, replace(st, masquerade=True), "accept")])
+        elif word == "dnat":
+            i += 1 + (tokens[i + 1] in ("ip", "ip6"))
+            if tokens[i] != "to":
+                raise NftError(f"unsupported dnat form in {rule.text!r}")
+            program.append(_dnat(tokens[i + 1]))
+            i += 2
+        elif word == "update" and tokens[i + 2] == "{":
+            end = tokens.index("}", i)
+            i = end + 1  # first packets only: the affinity set is read, not changed, here
+        elif word == "mark":
+            expr, i = _mark(tokens, i)
+            program.append(expr)
+        elif word == "numgen":
+            expr, i = _numgen(tokens, i, rule)
+            program.append(expr)
+        elif word in ("tcp", "udp", "sctp") and tokens[i + 1:i + 2] == ["dport"]:
+            proto = word
+            getter, i = _selector(tokens, i)
+            wanted, i = _values(tokens, i)
+            program.append(lambda env, st, p=proto, g=getter, w=wanted:
+                           [(_ONE, st, None)] if env.proto == p and g(env, st) in w else [])
+        else:
+            expr, i = _relation(tokens, i)
+            program.append(expr)
+    return program
+
+
+def _relation(tokens: list[str], i: int) -> tuple[_Expr, int]:
+    """``sel [. sel]* (vmap @m | @s | [!=|==] value | { set })``."""
+    getters = []
+    while True:
+        getter, i = _selector(tokens, i)
+        getters.append(getter)
+        if tokens[i:i + 1] != ["."]:
+            break
+        i += 1
+
+    def key(env: _Env, st: _State) -> tuple[str, ...]:
+        return tuple(g(env, st) for g in getters)
+
+    op = tokens[i]
+    if op == "vmap" and tokens[i + 1].startswith("@"):
+        name = tokens[i + 1][1:]
+
+        def vmap(env: _Env, st: _State) -> list[_Branch]:
+            element = env.table.named_set(name).lookup(key(env, st))
+            return [] if element is None else [(_ONE, st, _verdict_of(element.value))]
+
+        return vmap, i + 2
+    if op.startswith("@"):
+        name = op[1:]
+        return (lambda env, st: [(_ONE, st, None)]
+                if env.table.named_set(name).lookup(key(env, st)) else []), i + 1
+    if len(getters) > 1:
+        raise NftError(f"unsupported comparison of a concatenation at {op!r}")
+    getter = getters[0]
+    negate = op == "!="
+    i += op in ("!=", "==")
+    wanted, i = _values(tokens, i)
+
+    def compare(env: _Env, st: _State) -> list[_Branch]:
+        value = getter(env, st)
+        hit = any(_part_matches(w, value) for w in wanted)
+        return [(_ONE, st, None)] if hit != negate else []
+
+    return compare, i
+
+
+def _mark(tokens: list[str], i: int) -> tuple[_Expr, int]:
+    """``mark set mark (or|xor) V``, ``mark and M (==|!=) V`` or ``mark V``."""
+    if tokens[i + 1:i + 3] == ["set", "mark"] and tokens[i + 3] in ("or", "xor", "and"):
+        operand, op = int(tokens[i + 4], 0), tokens[i + 3]
+        apply = {"or": int.__or__, "xor": int.__xor__, "and": int.__and__}[op]
+        return (lambda env, st: [(_ONE, replace(st, mark=apply(st.mark, operand)), None)]), i + 5
+    if tokens[i + 1] == "set":
+        value = int(tokens[i + 2], 0)
+        return (lambda env, st: [(_ONE, replace(st, mark=value), None)]), i + 3
+    mask, j = 0xFFFFFFFF, i + 1
+    if tokens[j] == "and":
+        mask, j = int(tokens[j + 1], 0), j + 2
+    negate = tokens[j] == "!="
+    j += tokens[j] in ("==", "!=")
+    wanted = int(tokens[j], 0)
+    return (lambda env, st: [(_ONE, st, None)] if ((st.mark & mask) == wanted) != negate
+            else []), j + 1
+
+
+def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
+    """``numgen random mod N vmap { k : verdict , … }``: one branch per key, each 1/N likely."""
+    if tokens[i + 1:i + 3] != ["random", "mod"] or tokens[i + 4:i + 6] != ["vmap", "{"]:
+        raise NftError(f"unsupported numgen form in {rule.text!r}")
+    modulus = int(tokens[i + 3])
+    end = tokens.index("}", i)
+    entries = []
+    for entry in _split_top(tokens[i + 6:end], ","):
+        index = entry.index(":")
+        entries.append((int(entry[0]), _verdict_of(" ".join(entry[index + 1:]))))
+    share = Fraction(1, modulus)
+    # Values with no entry (e.g. mod 3 with two entries) fall through as a non-match branch.
+    missing = share * (modulus - len({k for k, _ in entries if k < modulus}))
+
+    def numgen(env: _Env, st: _State) -> list[_Branch]:
+        branches = [(share, st, verdict) for k, verdict in entries if k < modulus]
+        if missing:
+            branches.append((missing, st, "no-match"))
+        return branches
+
+    return numgen, end + 1
+
+
+def _dnat(target: str) -> _Expr:
+    ip, _, port = target.rpartition(":") if target.count(":") == 1 or "]:" in target \
+        else (target, "", "")
+    ip = ip.strip("[]")
+
+    def dnat(env: _Env, st: _State) -> list[_Branch]:
+        dport = int(port) if port else st.dport
+        shown = f"[{ip}]:{dport}" if ":" in ip else f"{ip}:{dport}"
+        return [(_ONE, replace(st, daddr=ip, dport=dport, dnat=shown), "accept")]
+
+    return dnat
+
+
+# --- running ----------------------------------------------------------------------------------
+
+
+def _run_rule(env: _Env, rule: Rule, prob: Fraction, st: _State, depth: int) -> list[_Branch]:
+    """Branches after one rule: verdict None = next rule, "return" = leave the chain."""
+    st = replace(st, evaluated=st.evaluated + 1)
+    pending: list[tuple[int, Fraction, _State]] = [(0, prob, st)]
+    done: list[_Branch] = []
+    program = rule.program
+    while pending:
+        index, p, state = pending.pop(0)
+        if index == len(program):
+            done.append((p, _matched(state, rule, None), None))
+            continue
+        branches = program[index](env, state)
+        if not branches:  # this expression did not match: the rule is skipped
+            done.append((p, state, None))
+        for share, new, verdict in branches:
+            if verdict is None:
+                pending.append((index + 1, p * share, new))
+            elif verdict == "no-match":
+                done.append((p * share, new, None))
+            else:
+                new = _matched(new, rule, verdict)
+                done.extend(_follow(env, rule, p * share, new, verdict, depth))
+    return done
+
+
+def _matched(st: _State, rule: Rule, verdict: str | None) -> _State:
+    shown = f"{rule.chain}: {rule.text}"
+    if verdict is not None and " vmap " in f" {rule.text} ":
+        shown += f" => {verdict}"  # which element of the verdict map decided
+    return replace(st, matched=(*st.matched, shown))
+
+
+def _follow(env: _Env, rule: Rule, p: Fraction, st: _State, verdict: str,
+            depth: int) -> list[_Branch]:
+    word, _, target = verdict.partition(" ")
+    if word not in ("jump", "goto"):
+        return [(p, st, verdict)]
+    if depth >= _MAX_DEPTH:
+        raise NftError(f"chain {rule.chain!r}: jumps nested deeper than {_MAX_DEPTH}")
+    results = []
+    for q, sub, sub_verdict in _run_chain(env, env.table.chain(target), p, st, depth + 1):
+        if sub_verdict in (None, "return"):
+            # Back from a jump: next rule. Back from a goto: leave this chain too.
+            results.append((q, sub, None if word == "jump" else "return"))
+        else:
+            results.append((q, sub, sub_verdict))
+    return results
+
+
+def _run_chain(env: _Env, chain: Chain, prob: Fraction, st: _State, depth: int) -> list[_Branch]:
+    """Branches leaving `chain`: verdict None when it ran to its end or returned."""
+    return _run_rules(env, chain.rules, 0, prob, st, depth)
+
+
+def _run_rules(env: _Env, rules: list[Rule], start: int, prob: Fraction, st: _State,
+               depth: int) -> list[_Branch]:
+    for index in range(start, len(rules)):
+        branches = _run_rule(env, rules[index], prob, st, depth)
+        if len(branches) == 1 and branches[0][2] is None:
+            prob, st = branches[0][0], branches[0][1]
+            continue
+        results: list[_Branch] = []
+        for p, new, verdict in branches:
+            if verdict is None:
+                results.extend(_run_rules(env, rules, index + 1, p, new, depth))
+            elif verdict in ("return", "continue"):
+                results.append((p, new, None))
+            else:
+                results.append((p, new, verdict))
+        return results
+    return [(prob, st, None)]
+
+
+def _hook_chains(ruleset: Ruleset, family: str, hook: str) -> list[tuple[Table, Chain]]:
+    chains = [(table, chain) for table in ruleset.tables.values()
+              if table.family in (family, "inet") for chain in table.chains.values()
+              if chain.hook == hook]
+    return sorted(chains, key=lambda tc: tc[1].priority or 0)
+
+
+def _run_hook(ruleset: Ruleset, hook: str, packet: Packet, config: ProxyConfig, prob: Fraction,
+              st: _State) -> list[_Branch]:
+    """Run every base chain on `hook` in priority order; verdict set only for drop/reject."""
+    family = "ip" if ipaddress.ip_address(packet.src).version == 4 else "ip6"
+    branches: list[_Branch] = [(prob, st, None)]
+    for table, chain in _hook_chains(ruleset, family, hook):
+        env = _Env(packet.src, packet.proto, table, config)
+        next_branches: list[_Branch] = []
+        for p, state, final in branches:
+            if final is not None:
+                next_branches.append((p, state, final))
+                continue
+            for q, new, verdict in _run_chain(env, chain, p, state, 0):
+                # accept ends this base chain only; the next chain or hook still sees the packet.
+                next_branches.append((q, new, verdict if verdict in ("drop", "reject") else None))
+        branches = next_branches
+    return branches
+
+
+def _walk(ruleset: Ruleset, packet: Packet, config: ProxyConfig,
+          source: SourceKind) -> list[_Branch]:
+    start = _State(packet.dst, packet.dport)
+    first = "output" if source is SourceKind.NODE else "prerouting"
+    finished: list[_Branch] = []
+    for p, st, final in _run_hook(ruleset, first, packet, config, _ONE, start):
+        if final is not None:
+            finished.append((p, st, final))
+            continue
+        local = config.is_local_address(st.daddr)
+        if source is SourceKind.NODE:
+            # Locally generated: OUTPUT, POSTROUTING, then INPUT when delivered to this host.
+            hooks = ["postrouting", "input"] if local else ["postrouting"]
+        else:
+            hooks = ["input"] if local else ["forward", "postrouting"]
+        branches: list[_Branch] = [(p, st, None)]
+        for hook in hooks:
+            branches = [b for p2, st2, f in branches for b in
+                        ([(p2, st2, f)] if f is not None
+                         else _run_hook(ruleset, hook, packet, config, p2, st2))]
+        finished.extend(branches)
+    return finished
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_load(text: str) -> Ruleset:
+    return load(text)
+
+
+def trace(text: str, packet: Packet, config: ProxyConfig) -> TraceResult:
+    """Every way the first packet of a connection can go through the ruleset `text`.
+
+    The packet takes the hooks netfilter would run for its source (a node address: output and
+    postrouting; otherwise prerouting, then input if the destination is this node's, else forward
+    and postrouting), each hook's base chains in priority order.
+    """
+    source = infer_source(packet, config)
+    branches = _walk(_cached_load(text), packet, config, source)
+    outcomes = []
+    for p, st, final in branches:
+        verdict = final.upper() if final is not None else "DNAT" if st.dnat else "NO-MATCH"
+        outcomes.append(Outcome(verdict, float(p), st.dnat if final is None else None,
+                                st.masquerade and final is None, st.matched))
+    rules = tuple(dict.fromkeys(rule for _, st, _ in branches for rule in st.matched))
+    evaluated = round(sum(p * st.evaluated for p, st, _ in branches))
+    return TraceResult(packet, source, tuple(outcomes), rules, evaluated)
