@@ -48,6 +48,7 @@ from svclab.proxy.servicemap import (
     ServicePortInfo,
     build_service_ports,
     categorize_endpoints,
+    paused_gc,
 )
 from svclab.state import ClusterState
 
@@ -103,8 +104,10 @@ def hash_and_truncate(name: str) -> str:
     # The first 8 base32 characters encode exactly the first 40 bits of the digest; four
     # 10-bit table lookups are much faster than `base64.b32encode` (pure Python) per name.
     bits = int.from_bytes(hashlib.sha256(name.encode()).digest()[:5], "big")
-    name = (f"{_B32_PAIRS[bits >> 30]}{_B32_PAIRS[bits >> 20 & 1023]}"
-            f"{_B32_PAIRS[bits >> 10 & 1023]}{_B32_PAIRS[bits & 1023]}-{name}")
+    name = (
+        f"{_B32_PAIRS[bits >> 30]}{_B32_PAIRS[bits >> 20 & 1023]}"
+        f"{_B32_PAIRS[bits >> 10 & 1023]}{_B32_PAIRS[bits & 1023]}-{name}"
+    )
     if len(name) > CHAIN_NAME_BASE_MAX:
         name = name[: CHAIN_NAME_BASE_MAX - 3] + "..."
     return name
@@ -229,16 +232,25 @@ def _setup(tx: _Transaction, config: ProxyConfig) -> None:
     tx.rule("masquerading", "masquerade fully-random")
 
     tx.op("add", "set", f'cluster-ips {{ type {ADDR_TYPE} ; comment "Active ClusterIPs" ; }}')
-    tx.rule("cluster-ips-check", "ip daddr @cluster-ips reject",
-            "Reject traffic to invalid ports of ClusterIPs")
+    tx.rule(
+        "cluster-ips-check",
+        "ip daddr @cluster-ips reject",
+        "Reject traffic to invalid ports of ClusterIPs",
+    )
     service_cidrs = _service_cidrs(config)
     if service_cidrs:
-        tx.rule("cluster-ips-check", f"ip daddr {{ {service_cidrs} }} drop",
-                "Drop traffic to unallocated ClusterIPs")
+        tx.rule(
+            "cluster-ips-check",
+            f"ip daddr {{ {service_cidrs} }} drop",
+            "Drop traffic to unallocated ClusterIPs",
+        )
 
     nodeport_ips = _nodeport_ips(config)
-    tx.op("add", "set",
-          f'nodeport-ips {{ type {ADDR_TYPE} ; comment "IPs that accept NodePort traffic" ; }}')
+    tx.op(
+        "add",
+        "set",
+        f'nodeport-ips {{ type {ADDR_TYPE} ; comment "IPs that accept NodePort traffic" ; }}',
+    )
     if nodeport_ips is None:
         tx.op("delete", "set", "nodeport-ips")
     else:
@@ -246,32 +258,60 @@ def _setup(tx: _Transaction, config: ProxyConfig) -> None:
         for ip in nodeport_ips:
             tx.element("nodeport-ips", ip)
 
-    tx.op("add", "map", f"no-endpoint-services {{ type {ADDR_TYPE} . inet_proto . inet_service : "
-          'verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }')
-    tx.op("add", "map", "no-endpoint-nodeports { type inet_proto . inet_service : verdict ; "
-          'comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }')
-    tx.op("add", "chain", f"{REJECT_CHAIN} {{ comment "
-          f"{_quote('helper for @no-endpoint-services / @no-endpoint-nodeports')} ; }}")
+    tx.op(
+        "add",
+        "map",
+        f"no-endpoint-services {{ type {ADDR_TYPE} . inet_proto . inet_service : "
+        'verdict ; comment "vmap to drop or reject packets to services with no endpoints" ; }',
+    )
+    tx.op(
+        "add",
+        "map",
+        "no-endpoint-nodeports { type inet_proto . inet_service : verdict ; "
+        'comment "vmap to drop or reject packets to service nodeports with no endpoints" ; }',
+    )
+    tx.op(
+        "add",
+        "chain",
+        f"{REJECT_CHAIN} {{ comment "
+        f"{_quote('helper for @no-endpoint-services / @no-endpoint-nodeports')} ; }}",
+    )
     tx.op("flush", "chain", REJECT_CHAIN)
     tx.rule(REJECT_CHAIN, "reject")
-    tx.rule("service-endpoints-check",
-            "ip daddr . meta l4proto . th dport vmap @no-endpoint-services")
+    tx.rule(
+        "service-endpoints-check", "ip daddr . meta l4proto . th dport vmap @no-endpoint-services"
+    )
     nodeport_match = NO_LOCALHOST if nodeport_ips is None else "ip daddr @nodeport-ips"
-    tx.rule("nodeport-endpoints-check",
-            f"{nodeport_match} meta l4proto . th dport vmap @no-endpoint-nodeports")
+    tx.rule(
+        "nodeport-endpoints-check",
+        f"{nodeport_match} meta l4proto . th dport vmap @no-endpoint-nodeports",
+    )
 
-    tx.op("add", "map", f"firewall-ips {{ type {ADDR_TYPE} . inet_proto . inet_service : verdict ; "
-          'comment "destinations that are subject to LoadBalancerSourceRanges" ; }')
+    tx.op(
+        "add",
+        "map",
+        f"firewall-ips {{ type {ADDR_TYPE} . inet_proto . inet_service : verdict ; "
+        'comment "destinations that are subject to LoadBalancerSourceRanges" ; }',
+    )
     tx.ensure_chain("firewall-check")
     tx.rule("firewall-check", "ip daddr . meta l4proto . th dport vmap @firewall-ips")
 
-    tx.op("add", "map", f"service-ips {{ type {ADDR_TYPE} . inet_proto . inet_service : verdict ; "
-          'comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }')
-    tx.op("add", "map", "service-nodeports { type inet_proto . inet_service : verdict ; "
-          'comment "NodePort traffic" ; }')
+    tx.op(
+        "add",
+        "map",
+        f"service-ips {{ type {ADDR_TYPE} . inet_proto . inet_service : verdict ; "
+        'comment "ClusterIP, ExternalIP and LoadBalancer IP traffic" ; }',
+    )
+    tx.op(
+        "add",
+        "map",
+        "service-nodeports { type inet_proto . inet_service : verdict ; "
+        'comment "NodePort traffic" ; }',
+    )
     tx.rule("services", "ip daddr . meta l4proto . th dport vmap @service-ips")
-    nodeport_match = f"fib daddr type local {NO_LOCALHOST}" if nodeport_ips is None \
-        else "ip daddr @nodeport-ips"
+    nodeport_match = (
+        f"fib daddr type local {NO_LOCALHOST}" if nodeport_ips is None else "ip daddr @nodeport-ips"
+    )
     tx.rule("services", f"{nodeport_match} meta l4proto . th dport vmap @service-nodeports")
 
 
@@ -367,42 +407,60 @@ def _service_port(tx: _Transaction, port: ServicePortInfo, node: _Node) -> None:
             tx.rule(internal_chain, f"ip daddr {port.cluster_ip} jump {MARK_MASQ_CHAIN}")
         elif detector:
             # Off-cluster traffic to a ClusterIP may be routed back out of the node: SNAT it.
-            tx.rule(internal_chain,
-                    f"ip daddr {port.cluster_ip} ip saddr != {detector} jump {MARK_MASQ_CHAIN}")
+            tx.rule(
+                internal_chain,
+                f"ip daddr {port.cluster_ip} ip saddr != {detector} jump {MARK_MASQ_CHAIN}",
+            )
 
     if uses_external_chain:
         if not port.external_policy_local:
             tx.rule(external_chain, f"jump {MARK_MASQ_CHAIN}")
         else:
             if detector:
-                tx.rule(external_chain, f"ip saddr {detector} goto {cluster_chain}",
-                        "short-circuit pod traffic")
-            tx.rule(external_chain, f"fib saddr type local jump {MARK_MASQ_CHAIN}",
-                    "masquerade local traffic")
-            tx.rule(external_chain, f"fib saddr type local goto {cluster_chain}",
-                    "short-circuit local traffic")
+                tx.rule(
+                    external_chain,
+                    f"ip saddr {detector} goto {cluster_chain}",
+                    "short-circuit pod traffic",
+                )
+            tx.rule(
+                external_chain,
+                f"fib saddr type local jump {MARK_MASQ_CHAIN}",
+                "masquerade local traffic",
+            )
+            tx.rule(
+                external_chain,
+                f"fib saddr type local goto {cluster_chain}",
+                "short-circuit local traffic",
+            )
         if has_external:
             tx.rule(external_chain, f"goto {external_policy_chain}")
 
     if uses_firewall:
         sources = list(port.source_ranges)
-        if node.ip is not None and any(node.ip in ipaddress.ip_network(cidr)
-                                       for cidr in port.source_ranges):
+        if node.ip is not None and any(
+            node.ip in ipaddress.ip_network(cidr) for cidr in port.source_ranges
+        ):
             # A node's request to a VIP-style LB IP loops back with the LB IP as source.
             sources.extend(port.load_balancer_ips)
         tx.rule(firewall_chain, f"ip saddr != {{ {' , '.join(sources)} }} drop")
 
     if affinity:
         for ep_base in endpoint_bases.values():
-            tx.op("add", "set", f"affinity-{ep_base} {{ type {ADDR_TYPE} ; "
-                  f"flags dynamic,timeout ; timeout {port.affinity_seconds}s ; }}")
+            tx.op(
+                "add",
+                "set",
+                f"affinity-{ep_base} {{ type {ADDR_TYPE} ; "
+                f"flags dynamic,timeout ; timeout {port.affinity_seconds}s ; }}",
+            )
 
     if uses_cluster_chain:
-        _endpoint_dispatch(tx, cluster_chain, [endpoint_bases[ep.address] for ep in cats.cluster],
-                           affinity)
+        _endpoint_dispatch(
+            tx, cluster_chain, [endpoint_bases[ep.address] for ep in cats.cluster], affinity
+        )
     if uses_local_chain:
-        _endpoint_dispatch(tx, local_chain, [endpoint_bases[ep.address] for ep in cats.local],
-                           affinity)
+        _endpoint_dispatch(
+            tx, local_chain, [endpoint_bases[ep.address] for ep in cats.local], affinity
+        )
 
     # The hot loop of a big cluster: lines written directly, in `tx.rule`'s format.
     append, prefix = tx.lines.append, f"add rule {tx.prefix} endpoint-"
@@ -427,9 +485,10 @@ def _endpoint_dispatch(tx: _Transaction, chain: str, bases: list[str], affinity:
 
 def render(state: ClusterState, config: ProxyConfig) -> str:
     """The `nft -f` input kube-proxy's nftables proxier sends for `state` on its first full sync."""
-    tx = _Transaction()
-    _setup(tx, config)
-    node = _Node.of(config)
-    for port in build_service_ports(state, config):
-        _service_port(tx, port, node)
-    return tx.text()
+    with paused_gc():
+        tx = _Transaction()
+        _setup(tx, config)
+        node = _Node.of(config)
+        for port in build_service_ports(state, config):
+            _service_port(tx, port, node)
+        return tx.text()
