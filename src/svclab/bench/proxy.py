@@ -107,7 +107,9 @@ def _free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def _wait_listening(address: tuple[str, int], proc: subprocess.Popen[bytes], seconds: float) -> None:
+def _wait_listening(
+    address: tuple[str, int], proc: subprocess.Popen[bytes], seconds: float
+) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -175,12 +177,13 @@ def run(quick: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp, "haproxy.cfg")
         config.write_text(haproxy_config(hap_port, backends) + "\n")
-        with _process(_python(f"serve_hello({backends[0][1]})"), backends[0]), _process(
-            _python(f"serve_hello({backends[1][1]})"), backends[1]
-        ), _process(
-            ["haproxy", "-db", "-f", str(config)], ("127.0.0.1", hap_port)
-        ), _process(
-            _python(f"serve_userspace({proxy_port}, {backends!r})"), (PROXY_VIP, proxy_port)
+        with (
+            _process(_python(f"serve_hello({backends[0][1]})"), backends[0]),
+            _process(_python(f"serve_hello({backends[1][1]})"), backends[1]),
+            _process(["haproxy", "-db", "-f", str(config)], ("127.0.0.1", hap_port)),
+            _process(
+                _python(f"serve_userspace({proxy_port}, {backends!r})"), (PROXY_VIP, proxy_port)
+            ),
         ):
             targets = {
                 "direct": f"http://{backends[0][0]}:{backends[0][1]}/",
@@ -215,7 +218,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     """Print the table (``--quick`` for a short run)."""
-    from svclab.bench.__main__ import format_table
+    from svclab.table import format_table
 
     print(format_table(run(quick="--quick" in sys.argv[1:])))
 

@@ -50,6 +50,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("mode", choices=tuple(RENDERERS), help="kube-proxy mode")
     add_proxy_options(parser)
+    parser.add_argument(
+        "--ipvs-scheduler",
+        default="",
+        metavar="NAME",
+        help="IPVS scheduler (ipvs mode; default rr, as kube-proxy's)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -166,5 +172,6 @@ def run(args: argparse.Namespace) -> int:
     """Render and print."""
     config = config_from_args(args)
     renderer = mode_function(RENDERERS[args.mode], "render", args.mode)
-    sys.stdout.write(renderer(load_state(args), config))
+    options = {"scheduler": args.ipvs_scheduler} if args.mode == "ipvs" else {}
+    sys.stdout.write(renderer(load_state(args), config, **options))
     return 0

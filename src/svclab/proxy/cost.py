@@ -1,0 +1,204 @@
+"""What a first packet costs per data plane, and how big the rule set is, as Services grow.
+
+For the scaling lesson: each number comes from running a tracer over the rendered rules of a
+generated cluster, never from a formula —
+
+- iptables: rules the iptables tracer evaluates for the first packet (`TraceResult.evaluated`);
+- nftables: rules and map lookups the nftables tracer evaluates;
+- ipvs: iptables rules evaluated plus hash lookups (ipset matches and the IPVS service lookup),
+  from the IPVS tracer.
+
+Rule-set size counts what the kernel holds: iptables ``-A`` rules; nftables rules plus set and
+map elements; IPVS iptables rules plus ipset members, virtual servers and real servers.
+
+>>> row = measure("nftables", 20, 2)
+>>> row["mode"], row["services"], row["endpoints_per_service"], row["verdict"]
+('nftables', 20, 2, 'DNAT')
+>>> small, large = measure("iptables", 10, 1), measure("iptables", 40, 1)
+>>> large["first_packet"] > small["first_packet"]
+True
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+import kubernetes.client as k8s
+
+from svclab.proxy import ipvs as ipvs_mode
+from svclab.proxy import ipvs_trace
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.iptables import render as render_iptables
+from svclab.proxy.iptables_trace import IPTablesTracer
+from svclab.proxy.nftables import render as render_nftables
+from svclab.proxy.nftables_trace import trace as trace_nftables
+from svclab.proxy.trace import Packet
+from svclab.state import SERVICE_NAME_LABEL, ClusterState
+
+MODES = ("iptables", "nftables", "ipvs")
+SERVICE_BASE = ipaddress.IPv4Address("10.96.0.1")
+POD_BASE = ipaddress.IPv4Address("10.244.0.1")
+NAMESPACE = "bench"
+NODES = tuple(f"node-{i}" for i in range(1, 11))
+"""Endpoints are spread over these nodes; the cost config is node-1 with the 10.244/16 detector."""
+CONFIG = ProxyConfig(
+    hostname_override="node-1", node_ips=["192.168.0.2"], cluster_cidr="10.244.0.0/16"
+)
+CLIENT = "10.244.255.254"
+"""The first packet's source: a pod on this node."""
+
+
+def service_ip(index: int) -> str:
+    """The ClusterIP `synthetic_state` gives Service number `index` (0-based).
+
+    >>> service_ip(0), service_ip(300)
+    ('10.96.0.1', '10.96.1.45')
+    """
+    return str(SERVICE_BASE + index)
+
+
+def synthetic_state(n_services: int, endpoints_per_service: int, seed: int = 0) -> ClusterState:
+    """`n_services` ClusterIP Services (TCP 80 → 8080), each with an EndpointSlice of
+    `endpoints_per_service` ready endpoints spread at random (by `seed`) over `NODES`.
+
+    Services are named ``svc-000000``… in namespace ``bench`` so kube-proxy's name order is
+    the index order.
+
+    >>> state = synthetic_state(3, 2, seed=1)
+    >>> [s.spec.cluster_ip for s in state.services]
+    ['10.96.0.1', '10.96.0.2', '10.96.0.3']
+    >>> [e.addresses[0] for e in state.endpoint_slices[2].endpoints]
+    ['10.244.0.5', '10.244.0.6']
+    """
+    if n_services < 0 or endpoints_per_service < 0 or n_services > 2**20:
+        raise ValueError("need 0 <= n_services <= 2**20 and endpoints_per_service >= 0")
+    rng = random.Random(seed)
+    state = ClusterState()
+    for i in range(n_services):
+        name = f"svc-{i:06d}"
+        state.services.append(
+            k8s.V1Service(
+                metadata=k8s.V1ObjectMeta(name=name, namespace=NAMESPACE),
+                spec=k8s.V1ServiceSpec(
+                    type="ClusterIP",
+                    cluster_ip=service_ip(i),
+                    cluster_ips=[service_ip(i)],
+                    ports=[
+                        k8s.V1ServicePort(name="http", port=80, protocol="TCP", target_port=8080)
+                    ],
+                ),
+            )
+        )
+        endpoints = [
+            k8s.V1Endpoint(
+                addresses=[str(POD_BASE + i * endpoints_per_service + j)],
+                conditions=k8s.V1EndpointConditions(ready=True, serving=True, terminating=False),
+                node_name=rng.choice(NODES),
+            )
+            for j in range(endpoints_per_service)
+        ]
+        state.endpoint_slices.append(
+            k8s.V1EndpointSlice(
+                address_type="IPv4",
+                metadata=k8s.V1ObjectMeta(
+                    name=f"{name}-1", namespace=NAMESPACE, labels={SERVICE_NAME_LABEL: name}
+                ),
+                endpoints=endpoints,
+                ports=[k8s.DiscoveryV1EndpointPort(name="http", port=8080, protocol="TCP")],
+            )
+        )
+    return state
+
+
+def measure(
+    mode: str,
+    n_services: int,
+    endpoints_per_service: int,
+    target: int | None = None,
+    seed: int = 0,
+) -> dict:
+    """One row: first-packet cost to Service `target` (default: the last one, the worst case
+    for iptables's linear KUBE-SERVICES) and the rule-set size, in `mode`."""
+    if n_services < 1:
+        raise ValueError("need at least one Service to send a packet to")
+    state = synthetic_state(n_services, endpoints_per_service, seed)
+    return _measure(mode, state, n_services, endpoints_per_service, target)
+
+
+def _measure(
+    mode: str, state: ClusterState, n_services: int, endpoints_per_service: int, target: int | None
+) -> dict:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    index = n_services - 1 if target is None else target
+    packet = Packet(CLIENT, service_ip(index), 80)
+    row: dict = {
+        "mode": mode,
+        "services": n_services,
+        "endpoints_per_service": endpoints_per_service,
+    }
+    if mode == "iptables":
+        text = render_iptables(state, CONFIG)
+        result = IPTablesTracer(text, CONFIG).trace(packet)
+        rules = sum(line.startswith("-A ") for line in text.splitlines())
+        row |= {"first_packet": result.evaluated, "lookups": 0, "rules": rules, "elements": 0}
+    elif mode == "nftables":
+        text = render_nftables(state, CONFIG)
+        result = trace_nftables(text, packet, CONFIG)
+        lines = text.splitlines()
+        rules = sum(line.startswith(("add rule", "insert rule")) for line in lines)
+        elements = sum(_element_count(line) for line in lines if line.startswith("add element"))
+        row |= {
+            "first_packet": result.evaluated,
+            "lookups": 0,
+            "rules": rules,
+            "elements": elements,
+        }
+    else:
+        built = ipvs_mode.build(state, CONFIG)
+        result = ipvs_trace.trace(built, packet)
+        rules = sum(line.startswith("-A ") for line in built.restore.splitlines())
+        elements = sum(len(s.entries) for s in built.ipsets) + sum(
+            1 + len(vs.real_servers) for vs in built.virtual_servers
+        )
+        row |= {
+            "first_packet": result.evaluated,
+            "lookups": result.lookups,
+            "rules": rules,
+            "elements": elements,
+        }
+    row["size"] = row["rules"] + row["elements"]
+    row["verdict"] = result.verdict
+    return row
+
+
+def _element_count(line: str) -> int:
+    """Elements in one ``add element … { a, b : c, … }`` line (top-level commas + 1).
+
+    >>> _element_count("add element ip t m { 10.0.0.1 . tcp . 80 : goto x , 10.0.0.2 . tcp . 80 : goto y }")
+    2
+    """
+    body = line[line.index("{") + 1 : line.rindex("}")]
+    depth, count = 0, 1
+    for char in body:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        count += char == "," and depth == 0
+    return count
+
+
+def table(
+    sizes: tuple[int, ...] = (10, 100, 1000),
+    endpoints_per_service: int = 5,
+    modes: tuple[str, ...] = MODES,
+) -> list[dict]:
+    """`measure` for every mode and size: the rows of the scaling lesson's table.
+
+    >>> [r["first_packet"] for r in table((5,), 1, ("ipvs",))] == [measure("ipvs", 5, 1)["first_packet"]]
+    True
+    """
+    rows = []
+    for n in sizes:
+        state = synthetic_state(n, endpoints_per_service)
+        rows.extend(_measure(mode, state, n, endpoints_per_service, None) for mode in modes)
+    return sorted(rows, key=lambda row: MODES.index(row["mode"]))
