@@ -30,6 +30,7 @@ from typing import Any, NamedTuple, Self, TypeVar
 import dns.rcode
 import dns.rdatatype
 
+from svclab.dns import wire
 from svclab.errors import SvclabError
 
 T = TypeVar("T")
@@ -115,6 +116,19 @@ class LoopbackServer:
     ) -> bytes | Awaitable[bytes | None] | None:
         """The response to one packet, None to drop it, or an awaitable of either."""
         raise NotImplementedError
+
+    def parse(
+        self, data: bytes, tcp: bool, client: tuple
+    ) -> tuple[wire.Query | None, bytes | None]:
+        """The query in `data`; or no query and what to answer (an error reply, or None to drop)."""
+        try:
+            return wire.parse_query(data), None
+        except wire.Dropped:
+            self.dropped += 1
+            return None, None
+        except wire.Rejected as rejected:
+            self.note(MALFORMED, 0, rejected.rcode, client, tcp, False)
+            return None, wire.error_response(data, rejected.rcode)
 
     def note(self, name: str, qtype: int, rcode: int, client: tuple, tcp: bool, tc: bool) -> None:
         """Count one answered query and log it (called by `respond` implementations)."""

@@ -41,7 +41,7 @@ import dns.rdatatype
 import dns.rrset
 
 from svclab.dns import wire
-from svclab.dns.loopback import MALFORMED, LoopbackServer
+from svclab.dns.loopback import LoopbackServer
 from svclab.dns.records import Answer
 from svclab.dns.resolver import Clock
 
@@ -110,14 +110,9 @@ class NodeLocalCache(LoopbackServer):
         self, data: bytes, tcp: bool, client: tuple
     ) -> bytes | Awaitable[bytes | None] | None:
         """Serve a fresh cached answer with its TTLs counted down, or go upstream."""
-        try:
-            query = wire.parse_query(data)
-        except wire.Dropped:
-            self.dropped += 1
-            return None
-        except wire.Rejected as rejected:
-            self.note(MALFORMED, 0, rejected.rcode, client, tcp, False)
-            return wire.error_response(data, rejected.rcode)
+        query, reply = self.parse(data, tcp, client)
+        if query is None:
+            return reply
         key = (query.name.to_text().lower(), query.qtype, query.qclass)
         now = self.clock()
         entry = self.cache.get(key)

@@ -33,7 +33,7 @@ import dns.rdataclass
 import dns.rdatatype
 
 from svclab.dns import wire
-from svclab.dns.loopback import MALFORMED, LoopbackServer
+from svclab.dns.loopback import LoopbackServer
 from svclab.dns.records import (
     DEFAULT_REVERSE_ZONES,
     DEFAULT_TTL,
@@ -106,14 +106,9 @@ class DnsServer(LoopbackServer):
         if hit is not None:
             self.note(hit.name, hit.qtype, hit.rcode, client, tcp, hit.truncated)
             return data[:2] + hit.tail
-        try:
-            query = wire.parse_query(data)
-        except wire.Dropped:
-            self.dropped += 1
-            return None
-        except wire.Rejected as rejected:
-            self.note(MALFORMED, 0, rejected.rcode, client, tcp, False)
-            return wire.error_response(data, rejected.rcode)
+        query, reply = self.parse(data, tcp, client)
+        if query is None:
+            return reply
         answer = self._answer(query)
         limit = wire.TCP_LIMIT if tcp else query.udp_limit()
         if self.upstream and (answer.chase or answer.rcode == dns.rcode.REFUSED):
