@@ -193,3 +193,20 @@ def test_pods_view_kept_connections_leave_the_newest_pod_idle():
     assert len(fig.axes) == 2 and "Pod" in fig.get_suptitle()
     with pytest.raises(ValueError, match="unknown view"):
         rolling_update.run(clients=5, duration=40.0, view="nodes")
+
+
+def test_rows_hold_plain_python_values(rollout):
+    # pages glue row values into prose: numpy scalars would render as "np.float64(36.0)"
+    small = rolling_update.run(clients=5, duration=40.0, view="pods")
+    for row in rollout.rows + small.rows:
+        assert {type(v) for v in row.values()} <= {str, bool, int, float}, row
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_figures_show_in_notebooks_without_pyplot(lang):
+    # IPython asks the object for `_repr_png_`; glue stores that PNG in the page
+    from IPython.core.formatters import PNGFormatter
+
+    small = dns_load.run(ttls=(0.0, 5.0), client_counts=(10,), duration=10.0)
+    png = PNGFormatter()(small.figure(lang))
+    assert png is not None and png[:4] == b"\x89PNG" and len(png) > 10_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,9 @@ CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "DejaVu Sans"]
 
 Text = Mapping[str, str]
 """One phrase per language, e.g. ``{"en": "failed requests", "zh_CN": "失败请求"}``."""
+
+PNG_DPI = 120
+"""Resolution of the PNG a notebook shows."""
 
 
 def installed_fonts() -> list[str]:
@@ -41,6 +45,23 @@ def say(text: Text, lang: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; choose from {', '.join(LANGS)}")
     return text[lang]
+
+
+def drawing_rc() -> dict[str, Any]:
+    """rcParams for drawing figure text: a CJK-capable font list, and an ASCII minus sign
+    because CJK fonts lack U+2212."""
+    return {"font.family": installed_fonts(), "axes.unicode_minus": False}
+
+
+class ResultFigure(Figure):
+    """A figure that Jupyter (and so MyST-NB's ``glue``) shows as a PNG even when pyplot,
+    which registers matplotlib's display hooks, was never imported."""
+
+    def _repr_png_(self) -> bytes:
+        out = io.BytesIO()
+        with matplotlib.rc_context(drawing_rc()):
+            self.savefig(out, format="png", dpi=PNG_DPI)
+        return out.getvalue()
 
 
 def cell(value: Any) -> str:
@@ -80,13 +101,16 @@ class Result:
         """The rows as an aligned table."""
         return format_rows(self.rows)
 
-    def figure(self, lang: str = "en") -> Figure:
-        """A new matplotlib figure of the result, titled and labelled in `lang`."""
+    def figure(self, lang: str = "en") -> ResultFigure:
+        """A new matplotlib figure of the result, titled and labelled in `lang`.
+
+        >>> Result("demo", []).figure("zh_CN")._repr_png_()[:4]
+        b'\\x89PNG'
+        """
         say({"en": "", "zh_CN": ""}, lang)  # reject an unknown language before drawing
-        # Text takes its family list when created, so the context only needs to cover drawing;
-        # the minus sign is ASCII because CJK fonts lack U+2212
-        with matplotlib.rc_context({"font.family": installed_fonts(), "axes.unicode_minus": False}):
-            fig = Figure(figsize=(10, 4.2), layout="constrained")
+        # Text takes its family list when created, so the context only needs to cover drawing
+        with matplotlib.rc_context(drawing_rc()):
+            fig = ResultFigure(figsize=(10, 4.2), layout="constrained")
             if self.draw is not None:
                 self.draw(self, fig, lang)
         return fig

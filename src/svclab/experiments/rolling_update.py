@@ -127,9 +127,7 @@ clusterip/resolve-once/new-conn
     by_label = {g.label: g for g in groups}
     for label in labels:
         if label not in by_label:
-            raise ValueError(
-                f"unknown client group {label!r}; choose from {', '.join(by_label)}"
-            )
+            raise ValueError(f"unknown client group {label!r}; choose from {', '.join(by_label)}")
     return [by_label[label] for label in labels]
 
 
@@ -147,7 +145,7 @@ def _pod_rows(r: TrafficResult, timeline: Timeline, settled: float) -> list[dict
             "ready_s": pod.ready,
             "gone_s": pod.gone,
             "requests": int(r.load[:, i].sum()),
-            "share_after_settle_pct": round(float(100 * after[i] / max(1, after.sum())), 1),
+            "share_after_settle_pct": _pct(after[i], after.sum()),
         }
         for i, pod in _pods_in_order(timeline)
     ]
@@ -165,6 +163,15 @@ def imbalance(result: TrafficResult, timeline: Timeline) -> np.ndarray:
     return ratios
 
 
+def _pct(part: float, whole: float) -> float:
+    """`part` as a percentage of `whole` (0 when there is no whole), as a plain float.
+
+    >>> _pct(np.int64(1), 3), _pct(0, 0)
+    (33.33, 0.0)
+    """
+    return round(float(100 * part / max(1, whole)), 2)
+
+
 def _row(r: TrafficResult, timeline: Timeline, settled: float) -> dict:
     failing = np.flatnonzero(r.failed)
     after = math.ceil(settled / r.bucket)
@@ -179,11 +186,11 @@ def _row(r: TrafficResult, timeline: Timeline, settled: float) -> dict:
         "reuse": r.clients.reuse,
         "requests": r.requests,
         "failed": int(r.failed.sum()),
-        "failed_pct": round(100 * r.failed.sum() / max(1, r.requests), 2),
+        "failed_pct": _pct(r.failed.sum(), r.requests),
         "failed_after_settle": int(r.failed[after:].sum()),
-        "failed_pct_after_settle": round(float(100 * r.failed[after:].sum() / max(1, sent_after)), 2),
+        "failed_pct_after_settle": _pct(r.failed[after:].sum(), sent_after),
         "to_gone_pods": int(r.gone_attempts.sum()),
-        "recover_s": math.inf if tail else round(max(0.0, last - timeline.change_start), 1),
+        "recover_s": math.inf if tail else round(float(max(0.0, last - timeline.change_start)), 1),
         "load_max_min": round(float(np.median(ratio)), 2) if ratio.size else math.nan,
         "dns_queries": int(r.dns_queries.sum()),
     }
@@ -233,14 +240,11 @@ def _draw_pods(result: Result, fig: Figure, lang: str) -> None:
     """Requests per second each Pod served, stacked, one panel per client group."""
     timeline, settled = result.data["timeline"], result.data["settled"]
     traffic = result.data["traffic"]
-    axes = np.atleast_1d(fig.subplots(1, len(traffic), sharey=True, squeeze=False)[0])
-    order = _pods_in_order(timeline)
-    old = [pod for _, pod in order if pod.ready <= timeline.change_start]
-    greys = iter(np.linspace(0.45, 0.8, max(1, len(old))))
-    colours = iter(f"C{k}" for k in range(10))
-    palette = [
-        str(next(greys)) if pod in old else next(colours) for _, pod in order
-    ]  # old Pods in greys, new ones in colour
+    axes = fig.subplots(1, len(traffic), sharey=True, squeeze=False)[0]
+    order = _pods_in_order(timeline)  # the old Pods come first
+    old = sum(pod.ready <= timeline.change_start for _, pod in order)
+    greys = np.linspace(0.45, 0.8, max(1, old))
+    palette = [str(greys[k]) if k < old else f"C{(k - old) % 10}" for k in range(len(order))]
     for ax, r in zip(axes, traffic, strict=True):
         ax.stackplot(
             r.times,
