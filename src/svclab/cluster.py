@@ -36,7 +36,7 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab import envvars
+from svclab import KUBERNETES_VERSION, envvars
 from svclab.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
 from svclab.defaults import apply_defaults
 from svclab.deployments import DeploymentController
@@ -157,6 +157,18 @@ class Cluster:
                     k8s.V1NodeAddress(type="Hostname", address=name),
                 ],
                 conditions=[k8s.V1NodeCondition(type="Ready", status="True")],
+                node_info=k8s.V1NodeSystemInfo(
+                    architecture="amd64",
+                    boot_id="",
+                    container_runtime_version="containerd://2.1.0",
+                    kernel_version="6.1.0",
+                    kube_proxy_version="",
+                    kubelet_version=f"v{KUBERNETES_VERSION}.0",
+                    machine_id="",
+                    operating_system="linux",
+                    os_image="svclab model node",
+                    system_uuid="",
+                ),
             ),
         )
         return self.apply(node)
@@ -253,6 +265,8 @@ class Cluster:
             self._allocate_service(obj, old, source)
         elif kind == "Pod" and old is not None:
             obj = self._pod_update(old, obj)
+        elif kind == "Pod" and obj.status is None:
+            obj.status = k8s.V1PodStatus(phase="Pending")  # as the API server's create strategy
         stored = self._write(kind, obj, old)
         if source != "<api>":
             self._sources[(kind, *key)] = source
@@ -261,15 +275,21 @@ class Cluster:
         self._reconcile()
         return self.get(kind, key[0], key[1])
 
-    def delete(self, kind: str, namespace: str | None, name: str) -> Any:
-        """Delete an object; a Pod first terminates for its grace period (on virtual time)."""
+    def delete(
+        self, kind: str, namespace: str | None, name: str, grace_period_seconds: int | None = None
+    ) -> Any:
+        """Delete an object; a Pod first terminates for its grace period (on virtual time).
+
+        ``grace_period_seconds`` overrides the Pod's ``terminationGracePeriodSeconds``, as
+        DeleteOptions does (0: at once, like ``kubectl delete --grace-period=0 --force``).
+        """
         kind = kind_name(kind)
         key = self._key(kind, namespace, name)
         obj = self._store[kind].get(key)
         if obj is None:
             raise ManifestError("<api>", f"{kind} {namespace}/{name}", "", "not found")
         if kind == "Pod":
-            self._terminate_pod(obj)
+            self._terminate_pod(obj, grace_period_seconds)
         else:
             self._remove(kind, obj)
         self._reconcile()
@@ -398,7 +418,11 @@ class Cluster:
         self._touch(kind, key[0])
         if kind == "Service":
             self._release_service(obj)
-        self._emit("DELETED", obj)
+        # A delete is a write: the DELETED event carries a new resourceVersion, as the API server's.
+        self._rv += 1
+        gone = obj.model_copy(deep=True)
+        gone.metadata.resource_version = str(self._rv)
+        self._emit("DELETED", gone)
 
     def _touch(self, kind: str, namespace: str | None) -> None:
         # The slice controller's own writes do not need another look; user-written slices do.
@@ -551,7 +575,7 @@ class Cluster:
         return updated
 
     def _start_pod(self, pod: k8s.V1Pod) -> None:
-        if pod.status is not None and pod.status.phase:
+        if pod.status is not None and (pod.status.pod_ip or pod.status.phase not in (None, "Pending")):
             return  # imported with a status: the kubelet's report is taken as is
         node = self._schedule_node(pod)
         if node is None:
@@ -625,12 +649,15 @@ class Cluster:
             return
         self._update_pod(pod, lambda p: _set_ready(p, True, self.timestamp()))
 
-    def _terminate_pod(self, pod: k8s.V1Pod) -> None:
+    def _terminate_pod(self, pod: k8s.V1Pod, grace_period_seconds: int | None = None) -> None:
         if pod.metadata.deletion_timestamp is not None:
             return
         grace = pod.spec.termination_grace_period_seconds or 0
-        if not pod.spec.node_name or not (pod.status and pod.status.pod_ip):
-            self._remove("Pod", pod)  # never ran: nothing to stop
+        if grace_period_seconds is not None:
+            grace = grace_period_seconds
+        forced = grace_period_seconds == 0  # DeleteOptions gracePeriodSeconds=0: no terminating spell
+        if forced or not pod.spec.node_name or not (pod.status and pod.status.pod_ip):
+            self._remove("Pod", pod)  # forced, or never ran: nothing to wait for
             return
 
         def mark(p: k8s.V1Pod) -> None:
