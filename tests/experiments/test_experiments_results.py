@@ -111,9 +111,10 @@ def test_cli_lists_experiments(capsys):
     assert listed == experiments.names()
 
 
-def test_cli_real_mode_without_resolvers_is_one_line_error(capsys):
-    assert main(["experiment", "dns-load", "--real"]) == 2
-    assert "resolvers" in capsys.readouterr().err
+def test_cli_real_mode_too_big_to_run_in_seconds_is_one_line_error(capsys):
+    assert main(["experiment", "dns-load", "--real"]) == 2  # 1,110 clients x 5 TTLs
+    err = capsys.readouterr().err
+    assert "too long" in err and len(err.strip().splitlines()) == 1
 
 
 def test_benchmark_rows_report_requests_per_second():

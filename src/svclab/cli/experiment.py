@@ -33,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Run an experiment: a table on stdout, optionally a figure.",
     )
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")
-    parser.set_defaults(func=handle, name=None)
-    names = parser.add_subparsers(dest="name", metavar="NAME")
+    # dest "experiment", not "name": an experiment may have a --name option of its own (ndots)
+    parser.set_defaults(func=handle, experiment=None)
+    names = parser.add_subparsers(dest="experiment", metavar="NAME")
     for name in experiments.names():
         try:
             module = experiments.get(name)
@@ -93,7 +94,7 @@ class ProgressBar:
 
 def handle(args: argparse.Namespace) -> int:
     """List the experiments, or run the chosen one."""
-    if args.list or not args.name:
+    if args.list or not args.experiment:
         for name in experiments.names():
             try:
                 title = experiments.get(name).TITLE["en"]
@@ -101,18 +102,18 @@ def handle(args: argparse.Namespace) -> int:
                 title = f"(unavailable: {exc})"
             print(f"{name:<18}{title}")
         return 0
-    module = experiments.get(args.name)
+    module = experiments.get(args.experiment)
     params = inspect.signature(module.run).parameters
     options = {
         k: tuple(v) if isinstance(v, list) else v
         for k, v in vars(args).items()
         if k in params and k not in SKIP
     }
-    bar = ProgressBar(args.name)
+    bar = ProgressBar(args.experiment)
     try:
         result = module.run(progress=bar, **options)
     except (ValueError, OSError) as exc:
-        raise SvclabError(f"experiment {args.name}: {exc}") from exc
+        raise SvclabError(f"experiment {args.experiment}: {exc}") from exc
     finally:
         bar.close()
     print(result.to_text())

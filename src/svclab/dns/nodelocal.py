@@ -3,7 +3,8 @@ loopback between a Pod's resolver and the cluster DNS server.
 
 Like the ``cluster.local`` block of node-local-dns's Corefile (``cache { success 9984 30;
 denial 9984 5 }``, ``forward … { force_tcp }``) it keeps answers at most 30 s, denials at
-most 5 s, serves the time left as every record's TTL, and asks upstream over TCP.
+most 5 s, and — as CoreDNS's ``cache`` plugin raises short TTLs to its ``MINTTL`` — at least
+5 s; it serves the time left as every record's TTL, and asks upstream over TCP.
 
 >>> from svclab.manifests import load_text
 >>> from svclab.state import ClusterState
@@ -47,6 +48,8 @@ from svclab.dns.resolver import Clock
 
 SUCCESS_TTL = 30
 DENIAL_TTL = 5
+MIN_TTL = 5
+"""CoreDNS ``cache``'s default MINTTL: shorter TTLs (even 0) are cached this long."""
 UPSTREAM_TIMEOUT = 2.0
 
 
@@ -145,11 +148,12 @@ class NodeLocalCache(LoopbackServer):
         if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
             return 0
         if reply.answer and rcode == dns.rcode.NOERROR:
-            return min(self.success_ttl, *(rr.ttl for rr in reply.answer))
+            ttl = min(rr.ttl for rr in reply.answer)
+            return min(self.success_ttl, max(MIN_TTL, ttl))
         soas = [rr for rr in reply.authority if rr.rdtype == dns.rdatatype.SOA]
         if not soas:
             return 0
-        return min(self.denial_ttl, soas[0].ttl, soas[0][0].minimum)
+        return min(self.denial_ttl, max(MIN_TTL, min(soas[0].ttl, soas[0][0].minimum)))
 
     def _serve(
         self,

@@ -8,21 +8,36 @@ The node-local cache is NodeLocal DNSCache's CoreDNS `cache` for the cluster zon
 (kubernetes `cluster/addons/dns/nodelocaldns/nodelocaldns.yaml`: ``success 9984 30``): it
 keeps an answer for its TTL clamped to [5, 30] s (the `cache` plugin's MINTTL default is
 5 s), and asks the cluster DNS server only when its copy has expired.
+
+With ``real=True`` every lookup is a real `svclab.dns.resolver.CachingResolver` asking a
+real `svclab.dns.server.DnsServer` on loopback, directly or through one real
+`svclab.dns.nodelocal.NodeLocalCache` per node; the resolvers and caches share a virtual
+clock, so a minute of lookups takes as long as the network round trips. Column
+``qps_*_real`` counts what the cluster DNS server answered.
 """
 
 from __future__ import annotations
 
+import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
 
+from svclab.dns.nodelocal import NodeLocalCache
+from svclab.dns.resolver import CachingResolver, VirtualClock
+from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 from svclab.experiments.result import Result, say
+from svclab.manifests import build_object
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, simulate
+from svclab.state import ClusterState
 
 NAME = "dns-load"
 TITLE = {"en": "DNS load vs record TTL", "zh_CN": "DNS 负载与记录 TTL"}
 NODE_CACHE_MIN_TTL, NODE_CACHE_MAX_TTL = 5.0, 30.0
+REAL_LOOKUPS = 50_000
+"""At most this many lookups (cache hits included) in a real run: it must stay seconds long."""
+SERVICE = "web.default.svc.cluster.local"
 
 
 def node_cache_hold(ttl: float) -> float:
@@ -65,10 +80,15 @@ def run(
     >>> r = run(ttls=(0.0, 30.0), client_counts=(10,), duration=30.0)
     >>> [(row["ttl"], row["qps_direct"], row["qps_node_cache"]) for row in r.rows]
     [(0.0, 50.0, 2.0), (30.0, 0.3333, 0.3333)]
+    >>> real = run(ttls=(0.0, 30.0), client_counts=(10,), duration=30.0, real=True)
+    >>> [(row["qps_direct"], row["qps_direct_real"]) for row in real.rows]
+    [(50.0, 50.0), (0.3333, 0.3333)]
     """
-    if real:
+    lookups = 2 * len(ttls) * sum(client_counts) * rate * duration  # direct and node cache
+    if real and lookups > REAL_LOOKUPS:
         raise SvclabError(
-            "real=True needs svclab.dns's caching resolvers, which are not in the package yet"
+            f"a real run of {lookups:.0f} lookups would take too long (at most {REAL_LOOKUPS}): "
+            "give fewer --client-counts, --ttls or a shorter --duration"
         )
     static = Timeline((PodSpan("web-0", "10.244.0.10"),))
     rows = []
@@ -83,17 +103,71 @@ def run(
             upstream_queries(result.query_times(members), node_cache_hold(ttl))
             for members in per_node
         )
-        rows.append(
-            {
-                "ttl": ttl,
-                "clients": n,
-                "qps_direct": round(int(result.dns_queries.sum()) / duration, 4),
-                "qps_node_cache": round(cached / duration, 4),
-            }
-        )
+        row = {
+            "ttl": ttl,
+            "clients": n,
+            "qps_direct": round(int(result.dns_queries.sum()) / duration, 4),
+            "qps_node_cache": round(cached / duration, 4),
+        }
+        if real:
+            times = _request_times(n, rate, duration, seed)
+            for cache, column in ((False, "qps_direct_real"), (True, "qps_node_cache_real")):
+                queries = real_queries(ttl, n, times, nodes if cache else 0, seed)
+                row[column] = round(queries / duration, 4)
+        rows.append(row)
         if progress:
             progress((i + 1) / len(cases))
     return Result(NAME, rows, {"duration": duration}, _draw)
+
+
+def _request_times(
+    clients: int, rate: float, duration: float, seed: int
+) -> list[tuple[float, int]]:
+    """(time, client) of every request: each client every 1/rate s from a random phase."""
+    rng = np.random.default_rng(seed)
+    return sorted(
+        (float(phase + k / rate), c)
+        for c, phase in enumerate(rng.random(clients) / rate)
+        for k in range(int(np.ceil((duration - phase) * rate)))
+    )
+
+
+def real_queries(
+    ttl: float, clients: int, times: list[tuple[float, int]], nodes: int, seed: int
+) -> int:
+    """Queries a real DNS server answers while `clients` real resolvers that honour the TTL
+    look the Service up at `times` (through `nodes` node-local caches if `nodes` > 0).
+
+    As in the simulation, clients ran before time zero: each starts holding an answer of
+    a random age (fetched straight from the server, before any node cache existed).
+    """
+    web = {
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 80}]},
+    }
+    state = ClusterState(services=[build_object(k8s.V1Service, web, NAME)])
+    clock = VirtualClock()
+    ages = np.random.default_rng(seed).random(clients) * ttl
+    with DnsServer(state, ttl=int(ttl)) as server:
+        resolvers = [CachingResolver(server.address, clock=clock) for _ in range(clients)]
+        for resolver, age in zip(resolvers, ages, strict=True):
+            clock.now = -float(age)
+            resolver.resolve(SERVICE)
+        caches = [NodeLocalCache(server.address, clock=clock).start() for _ in range(nodes)]
+        try:
+            groups = np.array_split(np.arange(clients), max(1, nodes))
+            for k, cache in enumerate(caches):
+                for c in groups[k]:
+                    resolvers[c].server = cache.address
+            server.reset_counters()
+            for t, c in times:
+                clock.now = t
+                resolvers[c].resolve(SERVICE)
+            return server.counters().queries
+        finally:
+            for cache in caches:
+                cache.stop()
 
 
 def _draw(result: Result, fig: Figure, lang: str) -> None:

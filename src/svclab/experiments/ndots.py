@@ -4,14 +4,29 @@ A Pod's resolv.conf searches three cluster domains with ``ndots:5``; a name with
 five dots is tried under each before it is tried as given, each try as A and AAAA. The query
 lists come from `svclab.dns.resolvconf` (glibc's search rules), for a name that exists only
 outside the cluster (every search candidate answers NXDOMAIN until the last).
+
+With ``real=True`` the same lookups are made by `svclab.dns.resolver.GlibcResolver` against
+the cluster DNS server (`svclab.dns.server.DnsServer`) on loopback, which forwards the name
+to an upstream standing in for the Internet's DNS (`ExternalNames`); the count is what the
+cluster DNS server answered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.rrset
 from matplotlib.figure import Figure
 
+from svclab.dns import wire
+from svclab.dns.loopback import LoopbackServer
+from svclab.dns.records import Answer
 from svclab.dns.resolvconf import ResolvConf, query_plan
-from svclab.errors import SvclabError
+from svclab.dns.resolver import GlibcResolver
+from svclab.dns.server import DnsServer
 from svclab.experiments.result import Result, say
 
 NAME = "ndots"
@@ -23,6 +38,77 @@ FIXES = {
     "ndots:2": {"en": "dnsConfig ndots:2", "zh_CN": "dnsConfig ndots:2"},
     "AF_INET only": {"en": "IPv4-only lookup", "zh_CN": "仅 IPv4 查询"},
 }
+
+
+def cases(
+    name: str, namespace: str, host_search: tuple[str, ...], nameserver: str = "10.96.0.10"
+) -> dict[str, tuple[str, ResolvConf, str]]:
+    """Fix → (the name the application asks for, the Pod's resolv.conf, address families)."""
+
+    def conf(ndots: int = 5) -> ResolvConf:
+        return ResolvConf.for_pod(
+            namespace, nameserver=nameserver, host_search=list(host_search), ndots=ndots
+        )
+
+    return {
+        "ndots:5 (default)": (name, conf(), "AF_UNSPEC"),
+        "trailing dot": (name.rstrip(".") + ".", conf(), "AF_UNSPEC"),
+        "ndots:1": (name, conf(1), "AF_UNSPEC"),
+        "ndots:2": (name, conf(2), "AF_UNSPEC"),
+        "AF_INET only": (name, conf(), "AF_INET"),
+    }
+
+
+class ExternalNames(LoopbackServer):
+    """A stand-in for the Internet's DNS on loopback: an A record for each known name,
+    no AAAA (NOERROR, empty), NXDOMAIN for any other name.
+
+    >>> import dns.message, dns.query
+    >>> with ExternalNames({"api.example.com": "192.0.2.10"}) as net:
+    ...     reply = dns.query.udp(dns.message.make_query("api.example.com", "A"), net.host,
+    ...                           port=net.port, timeout=2)
+    >>> print(reply.answer[0])
+    api.example.com. 300 IN A 192.0.2.10
+    """
+
+    def __init__(self, addresses: dict[str, str]) -> None:
+        super().__init__()
+        self.addresses = {dns.name.from_text(n): ip for n, ip in addresses.items()}
+
+    def respond(
+        self, data: bytes, tcp: bool, client: tuple
+    ) -> bytes | Awaitable[bytes | None] | None:
+        query, error = self.parse(data, tcp, client)
+        if query is None:
+            return error
+        ip = self.addresses.get(query.name)
+        if ip is None:
+            answer = Answer(dns.rcode.NXDOMAIN)
+        elif query.qtype == dns.rdatatype.A:
+            answer = Answer(
+                dns.rcode.NOERROR, (dns.rrset.from_text(query.name, 300, "IN", "A", ip),)
+            )
+        else:
+            answer = Answer(dns.rcode.NOERROR)
+        out = wire.render(query, answer, wire.TCP_LIMIT if tcp else query.udp_limit())
+        self.note(query.name.to_text().lower(), query.qtype, answer.rcode, client, tcp, False)
+        return out
+
+
+def real_queries(name: str, namespace: str, host_search: tuple[str, ...]) -> list[int]:
+    """Per fix of `cases`, the queries the cluster DNS server answered for one real lookup."""
+    counts = []
+    with (
+        ExternalNames({name.rstrip("."): "192.0.2.10"}) as internet,
+        DnsServer(upstream=internet.address) as cluster,
+    ):
+        for asked, conf, families in cases(name, namespace, host_search, cluster.host).values():
+            cluster.reset_counters()
+            info = GlibcResolver(conf, cluster.port, families=families).getaddrinfo(asked)
+            if info.addresses != ["192.0.2.10"]:
+                raise OSError(f"real lookup of {asked!r} failed: {info.queries}")
+            counts.append(cluster.counters().queries)
+    return counts
 
 
 def run(
@@ -37,39 +123,23 @@ def run(
     """Queries a glibc client in a Pod sends to resolve `name`, by configuration.
 
     `host_search` adds the node's own search domains (kubelet appends them to the Pod's).
+    With `real`, column ``queries_real`` counts what a real DNS server answered.
 
     >>> r = run()
     >>> [(row["fix"], row["queries"]) for row in r.rows]  # doctest: +NORMALIZE_WHITESPACE
     [('ndots:5 (default)', 8), ('trailing dot', 2), ('ndots:1', 2), ('ndots:2', 2),
      ('AF_INET only', 4)]
+    >>> [row["queries_real"] for row in run(real=True).rows]
+    [8, 2, 2, 2, 4]
     """
-    if real:
-        raise SvclabError(
-            "real=True needs svclab.dns's caching resolvers, which are not in the package yet"
-        )
     del seed  # deterministic: no randomness in a search list
-    base = ResolvConf.for_pod(namespace, host_search=list(host_search))
-    cases = {
-        "ndots:5 (default)": (name, base, "AF_UNSPEC"),
-        "trailing dot": (name.rstrip(".") + ".", base, "AF_UNSPEC"),
-        "ndots:1": (
-            name,
-            ResolvConf.for_pod(namespace, host_search=list(host_search), ndots=1),
-            "AF_UNSPEC",
-        ),
-        "ndots:2": (
-            name,
-            ResolvConf.for_pod(namespace, host_search=list(host_search), ndots=2),
-            "AF_UNSPEC",
-        ),
-        "AF_INET only": (name, base, "AF_INET"),
-    }
+    absolute = name.rstrip(".") + "."
     rows = []
-    for fix, (asked, conf, families) in cases.items():
+    for fix, (asked, conf, families) in cases(name, namespace, host_search).items():
         plan = query_plan(asked, conf, families)
         # the name exists only as given: the lookup ends with the answers for that candidate
-        sent = 1 + max(i for i, (qname, _) in enumerate(plan) if qname == name.rstrip(".") + ".")
-        wasted = sum(1 for qname, _ in plan[:sent] if qname != name.rstrip(".") + ".")
+        sent = 1 + max(i for i, (qname, _) in enumerate(plan) if qname == absolute)
+        wasted = sum(1 for qname, _ in plan[:sent] if qname != absolute)
         rows.append(
             {
                 "fix": fix,
@@ -79,6 +149,9 @@ def run(
                 "first_query": plan[0][0],
             }
         )
+    if real:
+        for row, seen in zip(rows, real_queries(name, namespace, host_search), strict=True):
+            row["queries_real"] = seen
     if progress:
         progress(1.0)
     return Result(NAME, rows, {"name": name}, _draw)

@@ -14,8 +14,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.errors import SvclabError
 from svclab.experiments.result import Result, say
+from svclab.experiments.rollout_real import simulate_real
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.rollout import rolling_update
 from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, simulate
@@ -56,7 +56,9 @@ def run(
     TTL-ignoring resolver keeps an answer; `drain` how long a Pod keeps answering after
     SIGTERM; the delays are how late kube-proxy and the DNS server see an endpoint change.
     `groups` keeps only the client groups with these labels, in that order (empty: all
-    twelve); `view` is one of `VIEWS`.
+    twelve); `view` is one of `VIEWS`. With `real`, every lookup and request goes over
+    loopback to real servers (`svclab.experiments.rollout_real`); keep it small
+    (``clients × rate × duration`` per group, at most 10,000 requests in all).
 
     >>> r = run(clients=10, duration=60.0)
     >>> once = r.one(discovery="dns-rr", resolver="resolve-once", reuse=False)
@@ -69,10 +71,6 @@ def run(
     >>> [(row["ready_s"], row["share_after_settle_pct"] > 0) for row in kept.rows][3:]
     [(15.0, True), (20.0, True), (25.0, False)]
     """
-    if real:
-        raise SvclabError(
-            "real=True needs svclab.dns's caching resolvers, which are not in the package yet"
-        )
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}; choose from {', '.join(VIEWS)}")
     timeline = rolling_update(
@@ -93,7 +91,7 @@ def run(
         for resolver in Resolver
         for reuse in (False, True)
     ]
-    results = simulate(
+    results = (simulate_real if real else simulate)(
         timeline,
         select(everyone, groups),
         until=duration,
