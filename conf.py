@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 project = "svclab"
 author = "svclab authors"
-copyright = "2026, svclab authors"  # noqa: A001
+copyright = "2026, svclab authors"
 language = "en"  # overridden per tree with -D language=zh_CN
 
 extensions = [
@@ -41,7 +41,12 @@ html_theme_options = {
     "navigation_with_keys": False,
 }
 html_sidebars = {
-    "**": ["navbar-logo.html", "language-switch.html", "search-button-field.html", "sbt-sidebar-nav.html"]
+    "**": [
+        "navbar-logo.html",
+        "language-switch.html",
+        "search-button-field.html",
+        "sbt-sidebar-nav.html",
+    ]
 }
 html_last_updated_fmt = None
 html_copy_source = False

@@ -30,8 +30,20 @@ def build_site(session: nox.Session, *extra: str) -> None:
     """Build both languages into _build/html (notebooks run through the execution cache)."""
     for lang in LANGUAGES:
         session.run(
-            "sphinx-build", "-W", "--keep-going", "-n", "-q", "-c", ".", "-b", "html",
-            "-D", f"language={lang}", *extra, f"docs/{lang}", str(SITE / lang),
+            "sphinx-build",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-q",
+            "-c",
+            ".",
+            "-b",
+            "html",
+            "-D",
+            f"language={lang}",
+            *extra,
+            f"docs/{lang}",
+            str(SITE / lang),
         )
     session.log(f"site built: {SITE / 'index.html'}")
 
@@ -49,7 +61,9 @@ def serve(session: nox.Session) -> None:
     install(session, "docs")
     build_site(session)
     session.log("serving http://127.0.0.1:8000 (Ctrl-C to stop)")
-    session.run("python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", str(SITE))
+    session.run(
+        "python", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", str(SITE)
+    )
 
 
 @nox.session

@@ -575,7 +575,9 @@ class Cluster:
         return updated
 
     def _start_pod(self, pod: k8s.V1Pod) -> None:
-        if pod.status is not None and (pod.status.pod_ip or pod.status.phase not in (None, "Pending")):
+        if pod.status is not None and (
+            pod.status.pod_ip or pod.status.phase not in (None, "Pending")
+        ):
             return  # imported with a status: the kubelet's report is taken as is
         node = self._schedule_node(pod)
         if node is None:
@@ -655,7 +657,9 @@ class Cluster:
         grace = pod.spec.termination_grace_period_seconds or 0
         if grace_period_seconds is not None:
             grace = grace_period_seconds
-        forced = grace_period_seconds == 0  # DeleteOptions gracePeriodSeconds=0: no terminating spell
+        forced = (
+            grace_period_seconds == 0
+        )  # DeleteOptions gracePeriodSeconds=0: no terminating spell
         if forced or not pod.spec.node_name or not (pod.status and pod.status.pod_ip):
             self._remove("Pod", pod)  # forced, or never ran: nothing to wait for
             return

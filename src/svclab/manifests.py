@@ -125,7 +125,11 @@ def _objects(document: Any, source: str) -> Iterator[Any]:
     if not isinstance(document, dict):
         raise ManifestError(source, "", "", "a manifest must be a mapping with apiVersion and kind")
     kind, api_version = document.get("kind"), document.get("apiVersion")
-    name = (document.get("metadata") or {}).get("name") if isinstance(document.get("metadata"), dict) else None
+    name = (
+        (document.get("metadata") or {}).get("name")
+        if isinstance(document.get("metadata"), dict)
+        else None
+    )
     label = f"{kind or '<no kind>'} {name or '<unnamed>'}"
     if not kind:
         raise ManifestError(source, label, "kind", "required")
@@ -141,7 +145,9 @@ def _objects(document: Any, source: str) -> Iterator[Any]:
     model = KINDS.get((api_version, kind))
     if model is None:
         if any(known_kind == kind for _, known_kind in KINDS):
-            raise ManifestError(source, label, "apiVersion", f"{api_version!r} is not served for {kind}")
+            raise ManifestError(
+                source, label, "apiVersion", f"{api_version!r} is not served for {kind}"
+            )
         return  # a kind svclab does not model, skipped as an uninterested controller would
     yield build_object(model, document, source)
 
@@ -155,7 +161,11 @@ def build_object(model: type, document: dict[str, Any], source: str = "<string>"
     try:
         return model.from_dict(document)
     except pydantic.ValidationError as exc:
-        name = (document.get("metadata") or {}).get("name") if isinstance(document.get("metadata"), dict) else None
+        name = (
+            (document.get("metadata") or {}).get("name")
+            if isinstance(document.get("metadata"), dict)
+            else None
+        )
         label = f"{document.get('kind', model.__name__.removeprefix('V1'))} {name or '<unnamed>'}"
         if name and isinstance(document.get("metadata"), dict):
             namespace = document["metadata"].get("namespace") or "default"

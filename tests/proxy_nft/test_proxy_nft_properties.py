@@ -46,37 +46,68 @@ class Svc:
 
 endpoint = st.builds(Ep, st.booleans(), st.booleans(), st.booleans(), st.booleans())
 service = st.builds(
-    Svc, st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]), st.booleans(), st.booleans(),
-    st.booleans(), st.lists(endpoint, max_size=5).map(tuple),
+    Svc,
+    st.sampled_from(["ClusterIP", "NodePort", "LoadBalancer"]),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.lists(endpoint, max_size=5).map(tuple),
 )
 
 
 def manifests(services: list[Svc]) -> ClusterState:
     docs = []
     for i, svc in enumerate(services):
-        spec = {"type": svc.type, "clusterIP": f"172.30.0.{i + 1}",
-                "ports": [{"name": "p", "port": 80, "protocol": "TCP"}],
-                "internalTrafficPolicy": "Local" if svc.itp_local else "Cluster"}
+        spec = {
+            "type": svc.type,
+            "clusterIP": f"172.30.0.{i + 1}",
+            "ports": [{"name": "p", "port": 80, "protocol": "TCP"}],
+            "internalTrafficPolicy": "Local" if svc.itp_local else "Cluster",
+        }
         if svc.type != "ClusterIP":
             spec["ports"][0]["nodePort"] = 30000 + i
             spec["externalTrafficPolicy"] = "Local" if svc.etp_local else "Cluster"
         if svc.affinity:
             spec["sessionAffinity"] = "ClientIP"
-        status = {"loadBalancer": {"ingress": [{"ip": f"1.2.3.{i + 1}"}]}} \
-            if svc.type == "LoadBalancer" else {}
-        docs.append({"apiVersion": "v1", "kind": "Service", "spec": spec, "status": status,
-                     "metadata": {"name": f"s{i}", "namespace": "ns"}})
-        docs.append({
-            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
-            "metadata": {"name": f"s{i}-1", "namespace": "ns",
-                         "labels": {"kubernetes.io/service-name": f"s{i}"}},
-            "ports": [{"name": "p", "port": 8080, "protocol": "TCP"}],
-            "endpoints": [{"addresses": [f"10.180.{i}.{j + 1}"],
-                           "nodeName": "test-node" if ep.local else "other-node",
-                           "conditions": {"ready": ep.ready, "serving": ep.serving,
-                                          "terminating": ep.terminating}}
-                          for j, ep in enumerate(svc.endpoints)],
-        })
+        status = (
+            {"loadBalancer": {"ingress": [{"ip": f"1.2.3.{i + 1}"}]}}
+            if svc.type == "LoadBalancer"
+            else {}
+        )
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "spec": spec,
+                "status": status,
+                "metadata": {"name": f"s{i}", "namespace": "ns"},
+            }
+        )
+        docs.append(
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "addressType": "IPv4",
+                "metadata": {
+                    "name": f"s{i}-1",
+                    "namespace": "ns",
+                    "labels": {"kubernetes.io/service-name": f"s{i}"},
+                },
+                "ports": [{"name": "p", "port": 8080, "protocol": "TCP"}],
+                "endpoints": [
+                    {
+                        "addresses": [f"10.180.{i}.{j + 1}"],
+                        "nodeName": "test-node" if ep.local else "other-node",
+                        "conditions": {
+                            "ready": ep.ready,
+                            "serving": ep.serving,
+                            "terminating": ep.terminating,
+                        },
+                    }
+                    for j, ep in enumerate(svc.endpoints)
+                ],
+            }
+        )
     return ClusterState.from_manifests(load_text(yaml.safe_dump_all(docs), "generated"))
 
 

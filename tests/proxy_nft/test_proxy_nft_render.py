@@ -62,30 +62,78 @@ LONG_PORT = "port-443-providing-the-hypertext-transmission-protocol-with-tls"
 LONG = f"{LONG_NS}/{LONG_SVC}/sctp/{LONG_PORT}"
 
 
-@pytest.mark.parametrize(("namespace", "name", "port", "proto", "expected"), [
-    ("testing", "service", "http", "TCP", "P4ZYZVCF-testing/service/tcp/http"),
-    ("testing", "service", "https", "TCP", "LZBRENCP-testing/service/tcp/https"),
-    (LONG_NS, LONG_SVC, LONG_PORT, "SCTP", f"KR6NACJP-{LONG}"),
-])
+@pytest.mark.parametrize(
+    ("namespace", "name", "port", "proto", "expected"),
+    [
+        ("testing", "service", "http", "TCP", "P4ZYZVCF-testing/service/tcp/http"),
+        ("testing", "service", "https", "TCP", "LZBRENCP-testing/service/tcp/https"),
+        (LONG_NS, LONG_SVC, LONG_PORT, "SCTP", f"KR6NACJP-{LONG}"),
+    ],
+)
 def test_service_chain_name(namespace, name, port, proto, expected):
     info = ServicePortInfo(namespace, name, port, proto, "172.30.0.1", 80)
     assert service_chain_base(info) == expected
 
 
-@pytest.mark.parametrize(("namespace", "name", "port", "proto", "ip", "ep_port", "expected"), [
-    ("testing", "service", "http", "TCP", "10.180.0.1", 80,
-     "JO2XBXZR-testing/service/tcp/http__10.180.0.1/80"),
-    ("testing", "service", "http", "TCP", "10.180.0.2", 80,
-     "5S6H3H22-testing/service/tcp/http__10.180.0.2/80"),
-    ("testing", "service", "http", "TCP", "fd80:abcd:12::a1b2:c3d4:e5f6:9999", 80,
-     "U7E2ET36-testing/service/tcp/http__fd80.abcd.12..a1b2.c3d4.e5f6.9999/80"),
-    (LONG_NS, LONG_SVC, LONG_PORT, "SCTP", "1234:5678:9abc:def0::abc:1234", 443,
-     f"5YS7AFEA-{LONG}__1234.5678.9abc.def0..abc.1234/443"),
-    (LONG_NS, LONG_SVC, LONG_PORT, "SCTP", "1234:5678:9abc:def0::abcd:1234:5678", 443,
-     f"CI6C53Q3-{LONG}__1234.5678.9abc.def0..abcd.1234..."),
-    (LONG_NS, LONG_SVC, LONG_PORT, "SCTP", "1234:5678:9abc:def0::abcd:1234:8765", 443,
-     f"2FLXFK6X-{LONG}__1234.5678.9abc.def0..abcd.1234..."),
-])
+@pytest.mark.parametrize(
+    ("namespace", "name", "port", "proto", "ip", "ep_port", "expected"),
+    [
+        (
+            "testing",
+            "service",
+            "http",
+            "TCP",
+            "10.180.0.1",
+            80,
+            "JO2XBXZR-testing/service/tcp/http__10.180.0.1/80",
+        ),
+        (
+            "testing",
+            "service",
+            "http",
+            "TCP",
+            "10.180.0.2",
+            80,
+            "5S6H3H22-testing/service/tcp/http__10.180.0.2/80",
+        ),
+        (
+            "testing",
+            "service",
+            "http",
+            "TCP",
+            "fd80:abcd:12::a1b2:c3d4:e5f6:9999",
+            80,
+            "U7E2ET36-testing/service/tcp/http__fd80.abcd.12..a1b2.c3d4.e5f6.9999/80",
+        ),
+        (
+            LONG_NS,
+            LONG_SVC,
+            LONG_PORT,
+            "SCTP",
+            "1234:5678:9abc:def0::abc:1234",
+            443,
+            f"5YS7AFEA-{LONG}__1234.5678.9abc.def0..abc.1234/443",
+        ),
+        (
+            LONG_NS,
+            LONG_SVC,
+            LONG_PORT,
+            "SCTP",
+            "1234:5678:9abc:def0::abcd:1234:5678",
+            443,
+            f"CI6C53Q3-{LONG}__1234.5678.9abc.def0..abcd.1234...",
+        ),
+        (
+            LONG_NS,
+            LONG_SVC,
+            LONG_PORT,
+            "SCTP",
+            "1234:5678:9abc:def0::abcd:1234:8765",
+            443,
+            f"2FLXFK6X-{LONG}__1234.5678.9abc.def0..abcd.1234...",
+        ),
+    ],
+)
 def test_endpoint_chain_name(namespace, name, port, proto, ip, ep_port, expected):
     info = ServicePortInfo(namespace, name, port, proto, "172.30.0.1", 80)
     assert endpoint_chain_base(info, Endpoint(ip, ep_port)) == expected
@@ -98,19 +146,23 @@ def rules_of(text: str, chain: str) -> list[str]:
 def test_nodeport_addresses_unset_match_every_local_address():
     """setupNFTables with MatchAll: fib rule, nodeport-ips added then deleted."""
     text = render(manifests("overall.yaml"), fake_config(nodeport_addresses=()))
-    assert rules_of(text, "services")[1] == ("fib daddr type local ip daddr != 127.0.0.0/8"
-                                             " meta l4proto . th dport vmap @service-nodeports")
+    assert rules_of(text, "services")[1] == (
+        "fib daddr type local ip daddr != 127.0.0.0/8"
+        " meta l4proto . th dport vmap @service-nodeports"
+    )
     assert rules_of(text, "nodeport-endpoints-check") == [
-        "ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports"]
+        "ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @no-endpoint-nodeports"
+    ]
     assert "nodeport-ips" not in load(text).tables["ip", "kube-proxy"].sets
 
 
 def test_no_localhost_nodeports_in_nftables_mode():
     """Facts §2.2: loopback addresses matched by --nodeport-addresses are skipped (and logged)."""
-    text = render(manifests("overall.yaml"),
-                  fake_config(nodeport_addresses=("127.0.0.0/8", "192.168.0.0/16")))
+    text = render(
+        manifests("overall.yaml"), fake_config(nodeport_addresses=("127.0.0.0/8", "192.168.0.0/16"))
+    )
     elements = load(text).tables["ip", "kube-proxy"].sets["nodeport-ips"].elements
-    assert sorted(key for key, in elements) == ["192.168.0.2", "192.168.1.2", "192.168.99.11"]
+    assert sorted(key for (key,) in elements) == ["192.168.0.2", "192.168.1.2", "192.168.99.11"]
 
 
 def test_real_mark_and_no_service_cidr():
@@ -125,24 +177,28 @@ def test_service_cidrs_form_one_set_word():
     config = fake_config(service_cidrs=("172.30.0.0/16", "172.50.0.0/16", "fd00::/112"))
     text = render(manifests("overall.yaml"), config)
     assert rules_of(text, "cluster-ips-check")[1] == (
-        "ip daddr { 172.30.0.0/16,172.50.0.0/16 } drop")
+        "ip daddr { 172.30.0.0/16,172.50.0.0/16 } drop"
+    )
 
 
 def test_masquerade_all_and_no_detector():
     """masqueradeAll marks all ClusterIP traffic; with no detector eTP:Local has no pod shortcut."""
     text = render(manifests("overall.yaml"), fake_config(masquerade_all=True, cluster_cidr=None))
     assert rules_of(text, "service-ULMVA6XW-ns1/svc1/tcp/p80")[0] == (
-        "ip daddr 172.30.0.41 jump mark-for-masquerade")
+        "ip daddr 172.30.0.41 jump mark-for-masquerade"
+    )
     assert rules_of(text, "external-42NFTM6N-ns2/svc2/tcp/p80") == [
         "fib saddr type local jump mark-for-masquerade",
-        "fib saddr type local goto service-42NFTM6N-ns2/svc2/tcp/p80"]
+        "fib saddr type local goto service-42NFTM6N-ns2/svc2/tcp/p80",
+    ]
 
 
 def test_source_range_holding_the_node_ip_admits_the_lb_ips():
     """TestLoadBalancer's Service: 192.168.0.0/24 holds the node IP, so both LB IPs are allowed."""
     text = render(manifests("flows/load_balancer.yaml"), fake_config())
     assert rules_of(text, "firewall-ULMVA6XW-ns1/svc1/tcp/p80") == [
-        "ip saddr != { 192.168.0.0/24 , 203.0.113.0/25 , 1.2.3.4 , 5.6.7.8 } drop"]
+        "ip saddr != { 192.168.0.0/24 , 203.0.113.0/25 , 1.2.3.4 , 5.6.7.8 } drop"
+    ]
 
 
 def test_elements_are_added_once_and_a_shared_key_goes_to_the_last_service():
@@ -177,13 +233,15 @@ def netns():
     try:
         yield ["ip", "netns", "exec", name]
     finally:
-        subprocess.run(["ip", "netns", "delete", name], check=False, capture_output=True,
-                       timeout=20)
+        subprocess.run(
+            ["ip", "netns", "delete", name], check=False, capture_output=True, timeout=20
+        )
 
 
 def run_nft(prefix: list[str], *args: str, text: str | None = None) -> str:
-    done = subprocess.run([*prefix, "nft", *args], input=text, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [*prefix, "nft", *args], input=text, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -26,8 +26,10 @@ def flow_cases():
         for name, src, dst, dport, output, masq, *proto in scenario["cases"]:
             override = overrides.get(name, {})
             yield pytest.param(
-                scenario, Packet(src, dst, dport, *proto),
-                override.get("output", output), override.get("masq", masq),
+                scenario,
+                Packet(src, dst, dport, *proto),
+                override.get("output", output),
+                override.get("masq", masq),
                 id=f"{scenario['upstream']}: {name}",
             )
 
@@ -65,10 +67,13 @@ add chain ip t post { type nat hook postrouting priority 100 ; }
 
 def test_numgen_probabilities_follow_the_modulus():
     """`mod 3` with two entries: each entry 1/3, the missing value falls through (no DNAT)."""
-    text = HEAD + """add chain ip t a
+    text = (
+        HEAD
+        + """add chain ip t a
 add rule ip t a dnat to 10.1.0.1
 add rule ip t pre numgen random mod 3 vmap { 0 : goto a , 2 : goto a }
 """
+    )
     result = trace(text, Packet("10.0.0.5", "10.96.0.1", 80), CONFIG)
     shares = [(o.verdict, Fraction(o.probability).limit_denominator(10)) for o in result.outcomes]
     third = Fraction(1, 3)
@@ -77,7 +82,9 @@ add rule ip t pre numgen random mod 3 vmap { 0 : goto a , 2 : goto a }
 
 
 def test_goto_returns_to_the_caller_of_the_chain_jump_returns_to_the_next_rule():
-    text = HEAD + """add chain ip t mark1
+    text = (
+        HEAD
+        + """add chain ip t mark1
 add rule ip t mark1 mark set mark or 0x1
 add chain ip t viajump
 add rule ip t viajump jump mark1
@@ -90,18 +97,22 @@ add rule ip t pre jump viagoto
 add rule ip t pre mark 0x3 dnat to 10.1.0.3:8080
 add rule ip t pre dnat to 10.1.0.9:8080
 """
+    )
     result = trace(text, Packet("10.0.0.5", "10.96.0.1", 80), CONFIG)
     # mark 0x1|0x2 = 0x3 (0x4 never set: goto does not come back to viagoto).
     assert result.destinations == {"10.1.0.3:8080": 1.0}
 
 
 def test_masquerade_needs_the_mark_and_drop_stops_the_packet():
-    text = HEAD + """add rule ip t pre ip saddr 10.0.0.5 mark set mark or 0x4000
+    text = (
+        HEAD
+        + """add rule ip t pre ip saddr 10.0.0.5 mark set mark or 0x4000
 add rule ip t pre dnat to 10.1.0.1:80
 add rule ip t fwd ip saddr 10.0.0.6 drop
 add rule ip t post mark and 0x4000 == 0 return
 add rule ip t post masquerade fully-random
 """
+    )
     marked = trace(text, Packet("10.0.0.5", "10.96.0.1", 80), CONFIG)
     plain = trace(text, Packet("10.0.0.7", "10.96.0.1", 80), CONFIG)
     dropped = trace(text, Packet("10.0.0.6", "10.96.0.1", 80), CONFIG)
@@ -111,10 +122,13 @@ add rule ip t post masquerade fully-random
 
 
 def test_node_traffic_takes_the_output_hook_only():
-    text = HEAD + """add chain ip t out { type nat hook output priority -100 ; }
+    text = (
+        HEAD
+        + """add chain ip t out { type nat hook output priority -100 ; }
 add rule ip t out dnat to 10.1.0.2:80
 add rule ip t pre dnat to 10.1.0.1:80
 """
+    )
     from_node = trace(text, Packet("192.168.0.2", "10.96.0.1", 80), CONFIG)
     from_pod = trace(text, Packet("10.0.0.5", "10.96.0.1", 80), CONFIG)
     assert from_node.source is SourceKind.NODE
@@ -136,14 +150,19 @@ def test_rules_and_evaluated_count():
     assert len(result.rules) < result.evaluated < 60
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("add chain ip t c", "no such table ip t"),
-    ("add table ip t\nadd rule ip t c drop", "no such chain 'c'"),
-    ("add table ip t\nadd element ip t s { 1.2.3.4 }", "no such set or map 's'"),
-    ("add table ip t\nlist ruleset", "unsupported command"),
-    ("add table ip t\nadd set ip t s { type ipv4_addr ; }\nadd element ip t s { 1.2.3.4 : drop }",
-     "does not fit"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("add chain ip t c", "no such table ip t"),
+        ("add table ip t\nadd rule ip t c drop", "no such chain 'c'"),
+        ("add table ip t\nadd element ip t s { 1.2.3.4 }", "no such set or map 's'"),
+        ("add table ip t\nlist ruleset", "unsupported command"),
+        (
+            "add table ip t\nadd set ip t s { type ipv4_addr ; }\nadd element ip t s { 1.2.3.4 : drop }",
+            "does not fit",
+        ),
+    ],
+)
 def test_load_rejects_what_nft_would_reject(text, message):
     with pytest.raises(NftError, match=message):
         load(text)

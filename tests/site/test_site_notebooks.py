@@ -22,7 +22,10 @@ NOTEBOOKS = sorted(
 def test_notebook_runs(path: Path) -> None:
     notebook = jupytext.read(path)
     client = nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=120,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     try:
         client.execute()
@@ -30,18 +33,43 @@ def test_notebook_runs(path: Path) -> None:
         pytest.fail(f"{path.relative_to(ROOT)}: a cell failed:\n{exc}")
 
 
-def sphinx_build(builder: str, source: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def sphinx_build(
+    builder: str, source: Path, out: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-n", "-q", "-c", str(ROOT),
-         "-b", builder, *extra, str(source), str(out)],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-n",
+            "-q",
+            "-c",
+            str(ROOT),
+            "-b",
+            builder,
+            *extra,
+            str(source),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])
 def test_sphinx_doctest_builder(lang: str, tmp_path: Path) -> None:
     result = sphinx_build(
-        "doctest", ROOT / "docs" / lang, tmp_path, "-D", f"language={lang}", "-D", "nb_execution_mode=cache"
+        "doctest",
+        ROOT / "docs" / lang,
+        tmp_path,
+        "-D",
+        f"language={lang}",
+        "-D",
+        "nb_execution_mode=cache",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     report = (tmp_path / "output.txt").read_text()
@@ -54,7 +82,9 @@ def test_a_failing_cell_fails_the_build(tmp_path: Path) -> None:
     source.mkdir()
     shutil.copy(ROOT / "docs" / "en" / "part1" / "what-is-a-service.md", source / "index.md")
     page = source / "index.md"
-    page.write_text(page.read_text() + "\n```{code-cell} python\nraise RuntimeError('deliberate')\n```\n")
+    page.write_text(
+        page.read_text() + "\n```{code-cell} python\nraise RuntimeError('deliberate')\n```\n"
+    )
     result = sphinx_build("html", source, tmp_path / "out", "-D", "nb_execution_mode=force")
     assert result.returncode != 0
     assert "Executing notebook failed" in result.stderr, result.stderr

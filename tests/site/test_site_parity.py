@@ -73,7 +73,11 @@ def chinese_prose(text: str) -> list[str]:
     if text.startswith("---"):
         text = text.split("---", 2)[2]
     prose, fenced = blocks(text)
-    prose += [body for info, body in fenced if info.startswith(("{toggle}", "{note}", "{tip}", "{admonition}", "{warning}"))]
+    prose += [
+        body
+        for info, body in fenced
+        if info.startswith(("{toggle}", "{note}", "{tip}", "{admonition}", "{warning}"))
+    ]
     cleaned = []
     for line in prose:
         if LABEL.match(line) or line.startswith((":", "#(")):
@@ -122,7 +126,9 @@ def test_chinese_pages_use_the_glossary_terms(page: str) -> None:
     prose = "\n".join(chinese_prose((ZH / page).read_text()))
     for row in glossary():
         for avoided in filter(None, row["avoid"].split("|")):
-            assert avoided not in prose, f"zh_CN/{page}: write {row['zh_CN']!r}, not {avoided!r} ({row['note']})"
+            assert avoided not in prose, (
+                f"zh_CN/{page}: write {row['zh_CN']!r}, not {avoided!r} ({row['note']})"
+            )
 
 
 @pytest.mark.parametrize("page", pages(ZH))

@@ -44,8 +44,14 @@ from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult, infer_s
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},]|[^\s{},"]+')
 
 # Named chain priorities of the ip/ip6/inet families (nft(8) "PRIORITY"), as knftables maps them.
-_NAMED_PRIORITIES = {"raw": -300, "mangle": -150, "dstnat": -100, "filter": 0,
-                     "security": 50, "srcnat": 100}
+_NAMED_PRIORITIES = {
+    "raw": -300,
+    "mangle": -150,
+    "dstnat": -100,
+    "filter": 0,
+    "security": 50,
+    "srcnat": 100,
+}
 
 _MAX_DEPTH = 64  # nft refuses deeper jump stacks too; also stops a loop in hand-written text
 
@@ -193,8 +199,9 @@ class Ruleset:
             named = sorted(table.sets.values(), key=lambda s: s.name)
             lines.extend(f"add chain {prefix} {c.name}{_chain_spec(c)}" for c in chains)
             for kind in ("set", "map"):
-                lines.extend(f"add {kind} {prefix} {s.name}{_set_spec(s)}"
-                             for s in named if s.kind == kind)
+                lines.extend(
+                    f"add {kind} {prefix} {s.name}{_set_spec(s)}" for s in named if s.kind == kind
+                )
             for chain in chains:
                 for rule in chain.rules:
                     tail = f" comment {_quote(rule.comment)}" if rule.comment is not None else ""
@@ -202,8 +209,10 @@ class Ruleset:
             for kind in ("set", "map"):
                 for named_set in named:
                     if named_set.kind == kind:
-                        lines.extend(f"add element {prefix} {named_set.name} {_element_text(e)}"
-                                     for e in named_set.elements.values())
+                        lines.extend(
+                            f"add element {prefix} {named_set.name} {_element_text(e)}"
+                            for e in named_set.elements.values()
+                        )
         return "\n".join(lines) + "\n"
 
 
@@ -342,8 +351,11 @@ def _braced(spec: str) -> list[str]:
         return []
     if not (spec.startswith("{") and spec.endswith("}")):
         raise NftError(f"expected {{ … }}, got {spec[:40]!r}")
-    return [part.strip() for part in re.split(r";(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", spec[1:-1])
-            if part.strip()]
+    return [
+        part.strip()
+        for part in re.split(r";(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)", spec[1:-1])
+        if part.strip()
+    ]
 
 
 def _comment_of(statement: str) -> str | None:
@@ -477,7 +489,7 @@ def _parse_element(tokens: list[str]) -> Element:
     value = None
     if ":" in tokens:
         index = tokens.index(":")
-        tokens, value = tokens[:index], " ".join(tokens[index + 1:])
+        tokens, value = tokens[:index], " ".join(tokens[index + 1 :])
     comment = None
     if len(tokens) >= 2 and tokens[-2] == "comment":
         comment, tokens = _unquote(tokens[-1]), tokens[:-2]
@@ -556,7 +568,7 @@ _ONE = Fraction(1)
 
 def _selector(tokens: list[str], i: int) -> tuple[Callable[[_Env, _State], str], int]:
     """A packet field reference starting at tokens[i]; returns a getter and the next index."""
-    pair = " ".join(tokens[i:i + 2])
+    pair = " ".join(tokens[i : i + 2])
     if pair in ("ip saddr", "ip6 saddr"):
         return (lambda env, st: env.src), i + 2
     if pair in ("ip daddr", "ip6 daddr"):
@@ -565,13 +577,14 @@ def _selector(tokens: list[str], i: int) -> tuple[Callable[[_Env, _State], str],
         return (lambda env, st: env.proto), i + 2
     if pair in ("th dport", "tcp dport", "udp dport", "sctp dport"):
         return (lambda env, st: str(st.dport)), i + 2
-    if pair in ("fib daddr", "fib saddr") and tokens[i + 2:i + 3] == ["type"]:
+    if pair in ("fib daddr", "fib saddr") and tokens[i + 2 : i + 3] == ["type"]:
         pick = (lambda env, st: st.daddr) if pair == "fib daddr" else (lambda env, st: env.src)
-        return (lambda env, st: "local" if env.config.is_local_address(pick(env, st))
-                else "unicast"), i + 3
+        return (
+            lambda env, st: "local" if env.config.is_local_address(pick(env, st)) else "unicast"
+        ), i + 3
     if pair == "ct state":
         return (lambda env, st: "new"), i + 2  # the first packet of a connection
-    raise NftError(f"unsupported expression at {' '.join(tokens[i:i + 3])!r}")
+    raise NftError(f"unsupported expression at {' '.join(tokens[i : i + 3])!r}")
 
 
 def _values(tokens: list[str], i: int) -> tuple[list[str], int]:
@@ -579,7 +592,7 @@ def _values(tokens: list[str], i: int) -> tuple[list[str], int]:
     if tokens[i] != "{":
         return [_normal(v) for v in tokens[i].split(",")], i + 1
     end = tokens.index("}", i)
-    return [_normal(v) for v in tokens[i + 1:end] if v != ","], end + 1
+    return [_normal(v) for v in tokens[i + 1 : end] if v != ","], end + 1
 
 
 def _verdict_of(text: str) -> str:
@@ -624,12 +637,15 @@ def _compile(tokens: list[str], rule: Rule) -> list[_Expr]:
         elif word == "numgen":
             expr, i = _numgen(tokens, i, rule)
             program.append(expr)
-        elif word in ("tcp", "udp", "sctp") and tokens[i + 1:i + 2] == ["dport"]:
+        elif word in ("tcp", "udp", "sctp") and tokens[i + 1 : i + 2] == ["dport"]:
             proto = word
             getter, i = _selector(tokens, i)
             wanted, i = _values(tokens, i)
-            program.append(lambda env, st, p=proto, g=getter, w=wanted:
-                           [(_ONE, st, None)] if env.proto == p and g(env, st) in w else [])
+            program.append(
+                lambda env, st, p=proto, g=getter, w=wanted: (
+                    [(_ONE, st, None)] if env.proto == p and g(env, st) in w else []
+                )
+            )
         else:
             expr, i = _relation(tokens, i)
             program.append(expr)
@@ -642,7 +658,7 @@ def _relation(tokens: list[str], i: int) -> tuple[_Expr, int]:
     while True:
         getter, i = _selector(tokens, i)
         getters.append(getter)
-        if tokens[i:i + 1] != ["."]:
+        if tokens[i : i + 1] != ["."]:
             break
         i += 1
 
@@ -660,8 +676,11 @@ def _relation(tokens: list[str], i: int) -> tuple[_Expr, int]:
         return vmap, i + 2
     if op.startswith("@"):
         name = op[1:]
-        return (lambda env, st: [(_ONE, st, None)]
-                if env.table.named_set(name).lookup(key(env, st)) else []), i + 1
+        return (
+            lambda env, st: (
+                [(_ONE, st, None)] if env.table.named_set(name).lookup(key(env, st)) else []
+            )
+        ), i + 1
     if len(getters) > 1:
         raise NftError(f"unsupported comparison of a concatenation at {op!r}")
     getter = getters[0]
@@ -679,7 +698,7 @@ def _relation(tokens: list[str], i: int) -> tuple[_Expr, int]:
 
 def _mark(tokens: list[str], i: int) -> tuple[_Expr, int]:
     """``mark set mark (or|xor) V``, ``mark and M (==|!=) V`` or ``mark V``."""
-    if tokens[i + 1:i + 3] == ["set", "mark"] and tokens[i + 3] in ("or", "xor", "and"):
+    if tokens[i + 1 : i + 3] == ["set", "mark"] and tokens[i + 3] in ("or", "xor", "and"):
         operand, op = int(tokens[i + 4], 0), tokens[i + 3]
         apply = {"or": int.__or__, "xor": int.__xor__, "and": int.__and__}[op]
         return (lambda env, st: [(_ONE, replace(st, mark=apply(st.mark, operand)), None)]), i + 5
@@ -692,20 +711,21 @@ def _mark(tokens: list[str], i: int) -> tuple[_Expr, int]:
     negate = tokens[j] == "!="
     j += tokens[j] in ("==", "!=")
     wanted = int(tokens[j], 0)
-    return (lambda env, st: [(_ONE, st, None)] if ((st.mark & mask) == wanted) != negate
-            else []), j + 1
+    return (
+        lambda env, st: [(_ONE, st, None)] if ((st.mark & mask) == wanted) != negate else []
+    ), j + 1
 
 
 def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
     """``numgen random mod N vmap { k : verdict , … }``: one branch per key, each 1/N likely."""
-    if tokens[i + 1:i + 3] != ["random", "mod"] or tokens[i + 4:i + 6] != ["vmap", "{"]:
+    if tokens[i + 1 : i + 3] != ["random", "mod"] or tokens[i + 4 : i + 6] != ["vmap", "{"]:
         raise NftError(f"unsupported numgen form in {rule.text!r}")
     modulus = int(tokens[i + 3])
     end = tokens.index("}", i)
     entries = []
-    for entry in _split_top(tokens[i + 6:end], ","):
+    for entry in _split_top(tokens[i + 6 : end], ","):
         index = entry.index(":")
-        entries.append((int(entry[0]), _verdict_of(" ".join(entry[index + 1:]))))
+        entries.append((int(entry[0]), _verdict_of(" ".join(entry[index + 1 :]))))
     share = Fraction(1, modulus)
     # Values with no entry (e.g. mod 3 with two entries) fall through as a non-match branch.
     missing = share * (modulus - len({k for k, _ in entries if k < modulus}))
@@ -720,8 +740,9 @@ def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
 
 
 def _dnat(target: str) -> _Expr:
-    ip, _, port = target.rpartition(":") if target.count(":") == 1 or "]:" in target \
-        else (target, "", "")
+    ip, _, port = (
+        target.rpartition(":") if target.count(":") == 1 or "]:" in target else (target, "", "")
+    )
     ip = ip.strip("[]")
 
     def dnat(env: _Env, st: _State) -> list[_Branch]:
@@ -767,8 +788,9 @@ def _matched(st: _State, rule: Rule, verdict: str | None) -> _State:
     return replace(st, matched=(*st.matched, shown))
 
 
-def _follow(env: _Env, rule: Rule, p: Fraction, st: _State, verdict: str,
-            depth: int) -> list[_Branch]:
+def _follow(
+    env: _Env, rule: Rule, p: Fraction, st: _State, verdict: str, depth: int
+) -> list[_Branch]:
     word, _, target = verdict.partition(" ")
     if word not in ("jump", "goto"):
         return [(p, st, verdict)]
@@ -789,8 +811,9 @@ def _run_chain(env: _Env, chain: Chain, prob: Fraction, st: _State, depth: int) 
     return _run_rules(env, chain.rules, 0, prob, st, depth)
 
 
-def _run_rules(env: _Env, rules: list[Rule], start: int, prob: Fraction, st: _State,
-               depth: int) -> list[_Branch]:
+def _run_rules(
+    env: _Env, rules: list[Rule], start: int, prob: Fraction, st: _State, depth: int
+) -> list[_Branch]:
     for index in range(start, len(rules)):
         branches = _run_rule(env, rules[index], prob, st, depth)
         if len(branches) == 1 and branches[0][2] is None:
@@ -809,14 +832,19 @@ def _run_rules(env: _Env, rules: list[Rule], start: int, prob: Fraction, st: _St
 
 
 def _hook_chains(ruleset: Ruleset, family: str, hook: str) -> list[tuple[Table, Chain]]:
-    chains = [(table, chain) for table in ruleset.tables.values()
-              if table.family in (family, "inet") for chain in table.chains.values()
-              if chain.hook == hook]
+    chains = [
+        (table, chain)
+        for table in ruleset.tables.values()
+        if table.family in (family, "inet")
+        for chain in table.chains.values()
+        if chain.hook == hook
+    ]
     return sorted(chains, key=lambda tc: tc[1].priority or 0)
 
 
-def _run_hook(ruleset: Ruleset, hook: str, packet: Packet, config: ProxyConfig, prob: Fraction,
-              st: _State) -> list[_Branch]:
+def _run_hook(
+    ruleset: Ruleset, hook: str, packet: Packet, config: ProxyConfig, prob: Fraction, st: _State
+) -> list[_Branch]:
     """Run every base chain on `hook` in priority order; verdict set only for drop/reject."""
     family = "ip" if ipaddress.ip_address(packet.src).version == 4 else "ip6"
     branches: list[_Branch] = [(prob, st, None)]
@@ -834,8 +862,9 @@ def _run_hook(ruleset: Ruleset, hook: str, packet: Packet, config: ProxyConfig, 
     return branches
 
 
-def _walk(ruleset: Ruleset, packet: Packet, config: ProxyConfig,
-          source: SourceKind) -> list[_Branch]:
+def _walk(
+    ruleset: Ruleset, packet: Packet, config: ProxyConfig, source: SourceKind
+) -> list[_Branch]:
     start = _State(packet.dst, packet.dport)
     first = "output" if source is SourceKind.NODE else "prerouting"
     finished: list[_Branch] = []
@@ -851,9 +880,15 @@ def _walk(ruleset: Ruleset, packet: Packet, config: ProxyConfig,
             hooks = ["input"] if local else ["forward", "postrouting"]
         branches: list[_Branch] = [(p, st, None)]
         for hook in hooks:
-            branches = [b for p2, st2, f in branches for b in
-                        ([(p2, st2, f)] if f is not None
-                         else _run_hook(ruleset, hook, packet, config, p2, st2))]
+            branches = [
+                b
+                for p2, st2, f in branches
+                for b in (
+                    [(p2, st2, f)]
+                    if f is not None
+                    else _run_hook(ruleset, hook, packet, config, p2, st2)
+                )
+            ]
         finished.extend(branches)
     return finished
 
@@ -875,8 +910,15 @@ def trace(text: str, packet: Packet, config: ProxyConfig) -> TraceResult:
     outcomes = []
     for p, st, final in branches:
         verdict = final.upper() if final is not None else "DNAT" if st.dnat else "NO-MATCH"
-        outcomes.append(Outcome(verdict, float(p), st.dnat if final is None else None,
-                                st.masquerade and final is None, st.matched))
+        outcomes.append(
+            Outcome(
+                verdict,
+                float(p),
+                st.dnat if final is None else None,
+                st.masquerade and final is None,
+                st.matched,
+            )
+        )
     rules = tuple(dict.fromkeys(rule for _, st, _ in branches for rule in st.matched))
     evaluated = round(sum(p * st.evaluated for p, st, _ in branches))
     return TraceResult(packet, source, tuple(outcomes), rules, evaluated)

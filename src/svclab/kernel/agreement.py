@@ -1,0 +1,157 @@
+"""Does the kernel do what the tracer says? Verdict, Pods, source address and distribution.
+
+The tracer walks the same rule text the kernel runs and gives every possible destination with
+its probability and whether it is masqueraded. The kernel then gets a fixed number of real
+connections, and every one must match: a DNAT verdict means every connection reaches a Pod the
+tracer allows (no retries), seeing the source address the tracer predicts; REJECT means refused,
+DROP means timed out. The Pods hit must fit the tracer's probabilities (Pearson's chi-square at
+`ALPHA`, so a correct kernel fails one run in a million), unless the sampler, which replays the
+same number of connections with conntrack and ClientIP affinity, keeps the client on one backend:
+then the kernel must too.
+
+>>> expected_outcome("DNAT"), expected_outcome("REJECT"), expected_outcome("DROP")
+('ok', 'refused', 'timeout')
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from svclab.kernel.drive import CONNECT_TIMEOUT, DROP_TIMEOUT, connect_many
+from svclab.kernel.lab import source_of
+from svclab.kernel.stats import goodness_of_fit
+from svclab.kernel.topology import KernelNode
+from svclab.proxy import iptables_trace, nftables_trace
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.sampler import Sampler
+from svclab.proxy.trace import Packet, SourceKind, TraceResult
+
+ALPHA = 1e-6
+"""Significance of the distribution test: the false-failure rate of a correct kernel."""
+DISTRIBUTION_CONNECTIONS = 400
+"""Connections per address when the tracer predicts a DNAT: enough to see a 1/2-1/4-1/4 split
+that should be 1/3 each (chi-square ~50 against a critical value of 27.6 at two degrees)."""
+VERDICT_CONNECTIONS = 16
+"""Connections per address predicted to be refused or dropped (each drop costs a timeout)."""
+
+SOURCE_KINDS = {"node": SourceKind.NODE, "client": SourceKind.EXTERNAL, "pod": SourceKind.POD}
+SEED = 3866
+"""The sampler's seed: its draws are the same in every run."""
+
+
+def expected_outcome(verdict: str) -> str | None:
+    """What a connection sees for a tracer verdict; None when the rules decide nothing."""
+    return {"DNAT": "ok", "REJECT": "refused", "DROP": "timeout"}.get(verdict)
+
+
+def trace(mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str) -> TraceResult:
+    """The tracer of `mode` on `packet` coming from `source` (node, client or pod)."""
+    if mode == "iptables":
+        return iptables_trace.trace(rules, packet, config, SOURCE_KINDS[source])
+    return nftables_trace.trace(rules, packet, config)
+
+
+def sample(
+    mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str, count: int
+) -> Counter[str]:
+    """The sampler's `count` connections: destination (or verdict) → connections."""
+    if mode == "iptables":
+        sampler = Sampler.for_iptables(rules, config, seed=SEED, source=SOURCE_KINDS[source])
+    else:  # the nftables tracer reads affinity sets but never fills them
+        sampler = Sampler(lambda p, _: nftables_trace.trace(rules, p, config), {}, seed=SEED)
+    return sampler.run(packet, count)
+
+
+@dataclass
+class Agreement:
+    """The tracer's prediction for one address, what the kernel did, and every disagreement."""
+
+    mode: str
+    source: str
+    target: str
+    verdict: str
+    expected: dict[str, float]
+    """Pod → probability, from the tracer."""
+    observed: Counter[str] = field(default_factory=Counter)
+    """Pod (or ``(outcome)`` for a failed connection) → connections."""
+    sampled: Counter[str] = field(default_factory=Counter)
+    """Pod (or verdict) → the sampler's connections."""
+    p_value: float = 1.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the kernel agreed with the tracer in every respect."""
+        return not self.problems
+
+    def format(self) -> str:
+        """One line per address: verdict, Pods expected and seen, disagreements."""
+        seen = ", ".join(f"{pod} {n}" for pod, n in sorted(self.observed.items()))
+        sampled = ", ".join(f"{pod} {n}" for pod, n in sorted(self.sampled.items()))
+        want = ", ".join(f"{pod} {p:.3f}" for pod, p in sorted(self.expected.items()))
+        line = (
+            f"{self.mode} {self.source} -> {self.target}: {self.verdict} "
+            f"[traced {want or '-'}] [sampled {sampled}] [kernel {seen}] p={self.p_value:.3g}"
+        )
+        return line + "".join(f"\n  DISAGREES: {problem}" for problem in self.problems)
+
+
+def check(
+    node: KernelNode, mode: str, rules: str, config: ProxyConfig, source: str, ip: str, port: int
+) -> Agreement:
+    """Trace ``ip:port`` from `source`, connect for real, and compare."""
+    netns, source_ip = source_of(node, source)
+    packet = Packet(source_ip, ip, port)
+    result = trace(mode, rules, packet, config, source)
+    pods = {pod.ip: pod.name for pod in node.plan.pods}
+
+    def pod_of(destination: str) -> str:
+        return pods.get(destination.rpartition(":")[0], destination)
+
+    # Masquerading picks the node's address (Pod-side veths carry none, so the uplink's wins).
+    seen_as = {
+        pod_of(o.destination): node.plan.node_ips[0] if o.masquerade else source_ip
+        for o in result.outcomes if o.destination
+    }  # fmt: skip
+    expected = {pod_of(dest): p for dest, p in result.destinations.items()}
+    agreement = Agreement(mode, source, f"{ip}:{port}", result.verdict, expected)
+    want = expected_outcome(result.verdict)
+    dnat = want == "ok"
+    count = DISTRIBUTION_CONNECTIONS if dnat else VERDICT_CONNECTIONS
+    sampled = sample(mode, rules, packet, config, source, count)
+    agreement.sampled = Counter({pod_of(key): n for key, n in sampled.items()})
+    connections = connect_many(netns, ip, port, count, CONNECT_TIMEOUT if dnat else DROP_TIMEOUT)
+    agreement.observed = Counter(
+        c.pod if c.outcome == "ok" else f"({c.outcome})" for c in connections
+    )
+    problems = agreement.problems
+    failed = Counter(c.outcome for c in connections if c.outcome != (want or c.outcome))
+    if failed:
+        problems.append(f"{sum(failed.values())} of {count} connections {dict(failed)}, not {want}")
+    # "No retries" includes TCP's own: no SYN (or request) may have needed sending twice.
+    resent = sum(1 for c in connections if c.retransmits)
+    if resent:
+        problems.append(f"{resent} connections needed a TCP retransmission")
+    # Rules that decide nothing leave the destination alone: only a Pod at that very IP answers.
+    if want is None and any(c.outcome == "ok" and c.pod != pods.get(ip) for c in connections):
+        problems.append(f"the tracer says {result.verdict}, yet a Pod behind {ip} answered")
+    strays = {c.pod for c in connections if c.outcome == "ok" and c.pod not in expected}
+    if dnat and strays:
+        problems.append(f"Pods the tracer never sends to answered: {sorted(strays)}")
+    wrong = Counter(
+        (c.pod, c.client_ip) for c in connections
+        if c.outcome == "ok" and c.pod in seen_as and c.client_ip != seen_as[c.pod]
+    )  # fmt: skip
+    if wrong:
+        problems.append(f"source addresses differ from the tracer's {seen_as}: {dict(wrong)}")
+    hits = {pod: n for pod, n in agreement.observed.items() if pod in expected}
+    if dnat and len(agreement.sampled) == 1 < len(expected):
+        # ClientIP affinity: the first connection picks a backend, the rest follow it.
+        if len(hits) != 1:
+            problems.append(f"the sampler keeps the client on one Pod; the kernel used {hits}")
+    elif dnat:
+        _, _, agreement.p_value = goodness_of_fit(hits, expected)
+        if agreement.p_value < ALPHA:
+            problems.append(f"distribution differs from the tracer's (p={agreement.p_value:.2g})")
+    return agreement
