@@ -6,6 +6,7 @@ every dependency, so builds are reproducible on any machine with Python 3.11+.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -80,12 +81,20 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lab(session: nox.Session) -> None:
-    """Open JupyterLab on the notebooks of one language: ``nox -s lab -- zh_CN`` (default en)."""
+    """Open JupyterLab on the notebooks of one language: ``nox -s lab -- zh_CN`` (default en).
+
+    Further arguments go to JupyterLab, e.g. ``nox -s lab -- en --no-browser``.
+    """
     lang = session.posargs[0] if session.posargs else "en"
     if lang not in LANGUAGES:
         session.error(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     install(session, "lab")
-    session.run("jupyter", "lab", f"--notebook-dir=docs/{lang}", "--ip=127.0.0.1")
+    # Project settings: Markdown files open as Jupytext notebooks, ready to run.
+    session.env["JUPYTERLAB_SETTINGS_DIR"] = str(ROOT / "docs" / "_jupyterlab")
+    as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    session.run(
+        "jupyter", "lab", f"--notebook-dir=docs/{lang}", "--ip=127.0.0.1", *as_root, *session.posargs[1:]
+    )
 
 
 @nox.session

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from svclab.kernel.drive import CONNECT_TIMEOUT, DROP_TIMEOUT, connect_many
+from svclab.kernel.drive import CONNECT_TIMEOUT, DROP_TIMEOUT, Connection, connect_many
 from svclab.kernel.lab import source_of
 from svclab.kernel.stats import goodness_of_fit
 from svclab.kernel.topology import KernelNode
@@ -125,33 +125,45 @@ def check(
     agreement.observed = Counter(
         c.pod if c.outcome == "ok" else f"({c.outcome})" for c in connections
     )
-    problems = agreement.problems
+    hits = {pod: n for pod, n in agreement.observed.items() if pod in expected}
+    sticky = len(agreement.sampled) == 1 < len(expected)  # ClientIP affinity: one Pod per client
+    if dnat and not sticky:
+        _, _, agreement.p_value = goodness_of_fit(hits, expected)
+    agreement.problems = _disagreements(agreement, connections, want, seen_as, pods.get(ip))
+    if dnat and sticky and len(hits) != 1:
+        agreement.problems.append(f"the sampler keeps the client on one Pod; the kernel: {hits}")
+    return agreement
+
+
+def _disagreements(
+    agreement: Agreement,
+    connections: list[Connection],
+    want: str | None,
+    seen_as: dict[str, str],
+    pod_at_target: str | None,
+) -> list[str]:
+    """Everything in `connections` the tracer did not predict."""
+    problems = []
     failed = Counter(c.outcome for c in connections if c.outcome != (want or c.outcome))
     if failed:
-        problems.append(f"{sum(failed.values())} of {count} connections {dict(failed)}, not {want}")
+        problems.append(f"{sum(failed.values())} of {len(connections)} connections {dict(failed)}"
+                        f", not {want}")  # fmt: skip
     # "No retries" includes TCP's own: no SYN (or request) may have needed sending twice.
     resent = sum(1 for c in connections if c.retransmits)
     if resent:
         problems.append(f"{resent} connections needed a TCP retransmission")
+    answered = [c for c in connections if c.outcome == "ok"]
     # Rules that decide nothing leave the destination alone: only a Pod at that very IP answers.
-    if want is None and any(c.outcome == "ok" and c.pod != pods.get(ip) for c in connections):
-        problems.append(f"the tracer says {result.verdict}, yet a Pod behind {ip} answered")
-    strays = {c.pod for c in connections if c.outcome == "ok" and c.pod not in expected}
-    if dnat and strays:
+    if want is None and any(c.pod != pod_at_target for c in answered):
+        problems.append(f"the tracer says {agreement.verdict}, yet a Pod behind it answered")
+    strays = {c.pod for c in answered if c.pod not in agreement.expected}
+    if want == "ok" and strays:
         problems.append(f"Pods the tracer never sends to answered: {sorted(strays)}")
     wrong = Counter(
-        (c.pod, c.client_ip) for c in connections
-        if c.outcome == "ok" and c.pod in seen_as and c.client_ip != seen_as[c.pod]
-    )  # fmt: skip
+        (c.pod, c.client_ip) for c in answered if c.pod in seen_as and c.client_ip != seen_as[c.pod]
+    )
     if wrong:
         problems.append(f"source addresses differ from the tracer's {seen_as}: {dict(wrong)}")
-    hits = {pod: n for pod, n in agreement.observed.items() if pod in expected}
-    if dnat and len(agreement.sampled) == 1 < len(expected):
-        # ClientIP affinity: the first connection picks a backend, the rest follow it.
-        if len(hits) != 1:
-            problems.append(f"the sampler keeps the client on one Pod; the kernel used {hits}")
-    elif dnat:
-        _, _, agreement.p_value = goodness_of_fit(hits, expected)
-        if agreement.p_value < ALPHA:
-            problems.append(f"distribution differs from the tracer's (p={agreement.p_value:.2g})")
-    return agreement
+    if agreement.p_value < ALPHA:
+        problems.append(f"distribution differs from the tracer's (p={agreement.p_value:.2g})")
+    return problems
