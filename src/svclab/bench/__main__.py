@@ -15,7 +15,7 @@ BENCHMARKS = ("render", "dns", "proxy", "sim", "sandbox", "kernel")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the named benchmarks (all by default) and write results to ``_build/bench``."""
+    """Run the named benchmarks (all by default); write their rows (and plots) to ``_build/bench``."""
     parser = argparse.ArgumentParser(prog="python -m svclab.bench")
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"any of {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = module.run(quick=args.quick)
         print(f"\n== {name} ({time.perf_counter() - started:.1f} s)\n{format_table(rows)}")
         (out / f"{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+        if hasattr(module, "plot"):
+            module.plot(rows, out / f"{name}.png")
+            print(f"plot: {out / f'{name}.png'}")
     return 0
 
 
