@@ -60,17 +60,14 @@ def test_kernel_agrees_with_tracer(
 
 @pytest.mark.parametrize("source", [NODE, CLIENT])
 def test_client_ip_affinity_keeps_each_client_on_one_pod(
-    loaded: tuple[KernelNode, str, str], source: str, request: pytest.FixtureRequest
+    loaded: tuple[KernelNode, str, str], source: str
 ) -> None:
     """sessionAffinity ClientIP (upstream `TestSessionAffinity`-style flows): one Pod per client."""
     node, mode, rules = loaded
     agreement = check(node, mode, rules, CONFIG, source, "10.96.0.50", 80)
-    # The kernel's side holds in both modes: either Pod may come first, then it sticks.
+    # Either Pod may come first, then the kernel and the sampler both stick to it.
     assert len(agreement.expected) == 2 and len(agreement.observed) == 1, agreement.format()
-    if mode == "nftables":  # the simulator's side does not yet
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="svclab's nftables sampler does not fill affinity sets yet",
-        ))  # fmt: skip
+    assert len(agreement.sampled) == 1, agreement.format()
     assert agreement.ok, agreement.format()
 
 

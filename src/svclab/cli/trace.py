@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
     packet.add_argument(
         "--source",
         choices=[kind.value for kind in SourceKind],
-        help="where the packet starts (iptables; default: guessed from --node-ip and --cluster-cidr)",
+        help="where the packet starts (default: guessed from --node-ip and --cluster-cidr)",
     )
     parser.set_defaults(func=run)
 
@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
     render = mode_function(render_module, "render", args.mode)
     trace = mode_function(trace_module, "trace", args.mode)
     text = render(load_state(args), config)
-    if args.mode == "iptables":
-        result = trace(text, packet, config, SourceKind(args.source) if args.source else None)
-    else:
-        result = trace(text, packet, config)
+    result = trace(text, packet, config, SourceKind(args.source) if args.source else None)
     print(result.format())
     return 0

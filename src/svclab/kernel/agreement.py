@@ -45,21 +45,20 @@ def expected_outcome(verdict: str) -> str | None:
     return {"DNAT": "ok", "REJECT": "refused", "DROP": "timeout"}.get(verdict)
 
 
+_TRACERS = {"iptables": iptables_trace.trace, "nftables": nftables_trace.trace}
+_SAMPLERS = {"iptables": Sampler.for_iptables, "nftables": Sampler.for_nftables}
+
+
 def trace(mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str) -> TraceResult:
     """The tracer of `mode` on `packet` coming from `source` (node, client or pod)."""
-    if mode == "iptables":
-        return iptables_trace.trace(rules, packet, config, SOURCE_KINDS[source])
-    return nftables_trace.trace(rules, packet, config)
+    return _TRACERS[mode](rules, packet, config, SOURCE_KINDS[source])
 
 
 def sample(
     mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str, count: int
 ) -> Counter[str]:
     """The sampler's `count` connections: destination (or verdict) → connections."""
-    if mode == "iptables":
-        sampler = Sampler.for_iptables(rules, config, seed=SEED, source=SOURCE_KINDS[source])
-    else:  # the nftables tracer reads affinity sets but never fills them
-        sampler = Sampler(lambda p, _: nftables_trace.trace(rules, p, config), {}, seed=SEED)
+    sampler = _SAMPLERS[mode](rules, config, seed=SEED, source=SOURCE_KINDS[source])
     return sampler.run(packet, count)
 
 

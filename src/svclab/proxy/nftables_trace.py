@@ -4,8 +4,10 @@ The tracer executes the rendered text itself (not a second model of kube-proxy):
 run by hook and priority, set and verdict-map lookups, `numgen random mod N` split the packet
 into branches of probability 1/N, `fib … type local` asks the config for the node's addresses,
 marks are set and tested bit by bit, and `masquerade` in postrouting decides SNAT. The packet
-is the first of its connection, so `ct state new` holds and dynamic (affinity) sets are as the
-text left them, normally empty.
+is the first of its connection, so `ct state new` holds. Dynamic (affinity) sets hold the
+packet's source only when the caller says so (`NFTablesTracer.trace`'s `affinity`), and each
+branch lists the sets its `update @set { ip saddr }` statements refresh: a sampler keeps the
+sets' contents over time.
 
 >>> text = '''
 ... add table ip t
@@ -70,6 +72,22 @@ def _unquote(token: str) -> str:
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_TIME_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1, "ms": Fraction(1, 1000)}
+_TIME = re.compile(r"(\d+)(ms|d|h|m|s)")
+
+
+def parse_time(value: str) -> float:
+    """An nft time such as a set's ``timeout``, in seconds: ``10800s``, ``1h30m``, ``250ms``.
+
+    >>> parse_time("10800s"), parse_time("1h30m"), parse_time("250ms")
+    (10800.0, 5400.0, 0.25)
+    """
+    parts = _TIME.findall(value)
+    if not parts or "".join(number + unit for number, unit in parts) != value.strip():
+        raise NftError(f"unknown time {value!r}")
+    return float(sum(int(number) * _TIME_UNITS[unit] for number, unit in parts))
 
 
 def parse_priority(value: str) -> int:
@@ -547,16 +565,19 @@ class _State:
     masquerade: bool = False
     matched: tuple[str, ...] = ()
     evaluated: int = 0
+    affinity: tuple[str, ...] = ()
+    """Sets an ``update @set { ip saddr }`` refreshed on the way."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Env:
-    """What a rule may ask besides the packet state: source, protocol, table, node addresses."""
+    """What a rule may ask besides the packet state: source, protocol, table, node, affinity."""
 
     src: str
     proto: str
     table: Table
     config: ProxyConfig
+    affinity: frozenset[str] = frozenset()
 
 
 # A compiled expression maps (env, state) to branches: (probability, state, verdict or None).
@@ -628,9 +649,9 @@ def _compile(tokens: list[str], rule: Rule) -> list[_Expr]:
                 raise NftError(f"unsupported dnat form in {rule.text!r}")
             program.append(_dnat(tokens[i + 1]))
             i += 2
-        elif word == "update" and tokens[i + 2] == "{":
-            end = tokens.index("}", i)
-            i = end + 1  # first packets only: the affinity set is read, not changed, here
+        elif word == "update":
+            expr, i = _update(tokens, i, rule)
+            program.append(expr)
         elif word == "mark":
             expr, i = _mark(tokens, i)
             program.append(expr)
@@ -676,11 +697,15 @@ def _relation(tokens: list[str], i: int) -> tuple[_Expr, int]:
         return vmap, i + 2
     if op.startswith("@"):
         name = op[1:]
-        return (
-            lambda env, st: (
-                [(_ONE, st, None)] if env.table.named_set(name).lookup(key(env, st)) else []
+
+        def member(env: _Env, st: _State) -> list[_Branch]:
+            wanted = key(env, st)
+            found = env.table.named_set(name).lookup(wanted) or (
+                name in env.affinity and wanted == (env.src,)
             )
-        ), i + 1
+            return [(_ONE, st, None)] if found else []
+
+        return member, i + 1
     if len(getters) > 1:
         raise NftError(f"unsupported comparison of a concatenation at {op!r}")
     getter = getters[0]
@@ -737,6 +762,20 @@ def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
         return branches
 
     return numgen, end + 1
+
+
+def _update(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
+    """``update @set { ip saddr }``: the branch puts its source in the set (ClientIP affinity)."""
+    name = tokens[i + 1][1:] if tokens[i + 1].startswith("@") else ""
+    key = tokens[i + 2 : i + 6]
+    if not name or key not in (["{", "ip", "saddr", "}"], ["{", "ip6", "saddr", "}"]):
+        raise NftError(f"unsupported update form in {rule.text!r}")
+
+    def update(env: _Env, st: _State) -> list[_Branch]:
+        env.table.named_set(name)  # like nft, refuse a set that does not exist
+        return [(_ONE, replace(st, affinity=(*st.affinity, name)), None)]
+
+    return update, i + 6
 
 
 def _dnat(target: str) -> _Expr:
@@ -843,13 +882,19 @@ def _hook_chains(ruleset: Ruleset, family: str, hook: str) -> list[tuple[Table, 
 
 
 def _run_hook(
-    ruleset: Ruleset, hook: str, packet: Packet, config: ProxyConfig, prob: Fraction, st: _State
+    ruleset: Ruleset,
+    hook: str,
+    packet: Packet,
+    config: ProxyConfig,
+    affinity: frozenset[str],
+    prob: Fraction,
+    st: _State,
 ) -> list[_Branch]:
     """Run every base chain on `hook` in priority order; verdict set only for drop/reject."""
     family = "ip" if ipaddress.ip_address(packet.src).version == 4 else "ip6"
     branches: list[_Branch] = [(prob, st, None)]
     for table, chain in _hook_chains(ruleset, family, hook):
-        env = _Env(packet.src, packet.proto, table, config)
+        env = _Env(packet.src, packet.proto, table, config, affinity)
         next_branches: list[_Branch] = []
         for p, state, final in branches:
             if final is not None:
@@ -863,12 +908,16 @@ def _run_hook(
 
 
 def _walk(
-    ruleset: Ruleset, packet: Packet, config: ProxyConfig, source: SourceKind
+    ruleset: Ruleset,
+    packet: Packet,
+    config: ProxyConfig,
+    source: SourceKind,
+    affinity: frozenset[str],
 ) -> list[_Branch]:
     start = _State(packet.dst, packet.dport)
     first = "output" if source is SourceKind.NODE else "prerouting"
     finished: list[_Branch] = []
-    for p, st, final in _run_hook(ruleset, first, packet, config, _ONE, start):
+    for p, st, final in _run_hook(ruleset, first, packet, config, affinity, _ONE, start):
         if final is not None:
             finished.append((p, st, final))
             continue
@@ -886,7 +935,7 @@ def _walk(
                 for b in (
                     [(p2, st2, f)]
                     if f is not None
-                    else _run_hook(ruleset, hook, packet, config, p2, st2)
+                    else _run_hook(ruleset, hook, packet, config, affinity, p2, st2)
                 )
             ]
         finished.extend(branches)
@@ -898,27 +947,85 @@ def _cached_load(text: str) -> Ruleset:
     return load(text)
 
 
-def trace(text: str, packet: Packet, config: ProxyConfig) -> TraceResult:
-    """Every way the first packet of a connection can go through the ruleset `text`.
+class NFTablesTracer:
+    """A loaded ruleset, ready to trace many packets (used by `trace` and the sampler).
 
-    The packet takes the hooks netfilter would run for its source (a node address: output and
-    postrouting; otherwise prerouting, then input if the destination is this node's, else forward
-    and postrouting), each hook's base chains in priority order.
+    >>> text = '''add table ip t
+    ... add chain ip t pre { type nat hook prerouting priority -100 ; }
+    ... add set ip t seen-a { type ipv4_addr ; flags dynamic,timeout ; timeout 3h ; }
+    ... add chain ip t a
+    ... add chain ip t b
+    ... add rule ip t pre ip saddr @seen-a goto a
+    ... add rule ip t pre numgen random mod 2 vmap { 0 : goto a , 1 : goto b }
+    ... add rule ip t a update @seen-a { ip saddr }
+    ... add rule ip t a meta l4proto tcp dnat to 10.1.0.1:80
+    ... add rule ip t b meta l4proto tcp dnat to 10.1.0.2:80
+    ... '''
+    >>> from svclab.proxy.config import ProxyConfig
+    >>> tracer = NFTablesTracer(text, ProxyConfig(hostname_override="n"))
+    >>> tracer.affinity_timeouts
+    {'seen-a': 10800.0}
+    >>> packet = Packet("10.0.0.5", "10.96.0.1", 80)
+    >>> [(o.destination, o.affinity) for o in tracer.trace(packet).outcomes]
+    [('10.1.0.1:80', ('seen-a',)), ('10.1.0.2:80', ())]
+    >>> tracer.trace(packet, affinity=frozenset({"seen-a"})).destinations
+    {'10.1.0.1:80': 1.0}
     """
-    source = infer_source(packet, config)
-    branches = _walk(_cached_load(text), packet, config, source)
-    outcomes = []
-    for p, st, final in branches:
-        verdict = final.upper() if final is not None else "DNAT" if st.dnat else "NO-MATCH"
-        outcomes.append(
-            Outcome(
-                verdict,
-                float(p),
-                st.dnat if final is None else None,
-                st.masquerade and final is None,
-                st.matched,
+
+    def __init__(self, text: str, config: ProxyConfig) -> None:
+        self.config = config
+        self.ruleset = _cached_load(text)
+
+    @functools.cached_property
+    def affinity_timeouts(self) -> dict[str, float]:
+        """Set name → its ``timeout`` in seconds, for every set declared with one."""
+        return {
+            named.name: parse_time(named.timeout)
+            for table in self.ruleset.tables.values()
+            for named in table.sets.values()
+            if named.timeout
+        }
+
+    def trace(
+        self,
+        packet: Packet,
+        source: SourceKind | None = None,
+        affinity: frozenset[str] = frozenset(),
+    ) -> TraceResult:
+        """Every way the first packet of a connection can go through the ruleset.
+
+        The packet takes the hooks netfilter would run for its source (a node address: output
+        and postrouting; otherwise prerouting, then input if the destination is this node's,
+        else forward and postrouting), each hook's base chains in priority order. `source`
+        overrides where the packet is guessed to come from; `affinity` names the dynamic sets
+        that hold `packet.src` (what ``ip saddr @set`` finds), as a sampler tracks them.
+        """
+        kind = source or infer_source(packet, self.config)
+        branches = _walk(self.ruleset, packet, self.config, kind, affinity)
+        outcomes = []
+        for p, st, final in branches:
+            verdict = final.upper() if final is not None else "DNAT" if st.dnat else "NO-MATCH"
+            outcomes.append(
+                Outcome(
+                    verdict,
+                    float(p),
+                    st.dnat if final is None else None,
+                    st.masquerade and final is None,
+                    st.matched,
+                    st.affinity,
+                )
             )
-        )
-    rules = tuple(dict.fromkeys(rule for _, st, _ in branches for rule in st.matched))
-    evaluated = round(sum(p * st.evaluated for p, st, _ in branches))
-    return TraceResult(packet, source, tuple(outcomes), rules, evaluated)
+        rules = tuple(dict.fromkeys(rule for _, st, _ in branches for rule in st.matched))
+        evaluated = round(sum(p * st.evaluated for p, st, _ in branches))
+        return TraceResult(packet, kind, tuple(outcomes), rules, evaluated)
+
+
+def trace(
+    text: str,
+    packet: Packet,
+    config: ProxyConfig,
+    source: SourceKind | None = None,
+    affinity: frozenset[str] = frozenset(),
+) -> TraceResult:
+    """Trace `packet` through the ruleset `text` (see `NFTablesTracer.trace`)."""
+    return NFTablesTracer(text, config).trace(packet, source, affinity)

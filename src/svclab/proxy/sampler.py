@@ -3,8 +3,8 @@
 Each new connection is traced (or taken from a cache) and one branch is drawn with the rules' own
 probabilities. A connection with the same 5-tuple as an established one keeps its backend, as
 conntrack does; the rules are not consulted again. Branches that refresh an affinity record
-(iptables ``recent --set``) do so at the virtual time, and later first packets from that client
-see it while it is younger than the record's timeout.
+(iptables ``recent --set``, nftables ``update @set { ip saddr }``) do so at the virtual time, and
+later first packets from that client see it while it is younger than the record's timeout.
 
 >>> rules = '''*nat
 ... :KUBE-SERVICES - [0:0]
@@ -28,13 +28,31 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables_trace import IPTablesTracer
+from svclab.proxy.nftables_trace import NFTablesTracer
 from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult
 
 TraceFunction = Callable[[Packet, frozenset[str]], TraceResult]
 """Trace a first packet, given the affinity records that currently hold its source."""
+
+
+class Tracer(Protocol):
+    """What a sampler needs of a mode's tracer (`IPTablesTracer`, `NFTablesTracer`)."""
+
+    @property
+    def affinity_timeouts(self) -> Mapping[str, float]:
+        """Affinity record name → seconds a client stays in it."""
+        ...
+
+    def trace(
+        self, packet: Packet, source: SourceKind | None, affinity: frozenset[str]
+    ) -> TraceResult:
+        """Every branch of `packet`, given the affinity records holding its source."""
+        ...
+
 
 EPHEMERAL_PORTS = range(32768, 61000)
 """Linux's default ``ip_local_port_range``: where new source ports come from."""
@@ -64,7 +82,42 @@ class Sampler:
         cls, text: str, config: ProxyConfig, *, seed: int = 0, source: SourceKind | None = None
     ) -> Sampler:
         """A sampler over iptables-restore text (kube-proxy's jumps are added, as in `trace`)."""
-        tracer = IPTablesTracer(text, config)
+        return cls._over(IPTablesTracer(text, config), seed, source)
+
+    @classmethod
+    def for_nftables(
+        cls, text: str, config: ProxyConfig, *, seed: int = 0, source: SourceKind | None = None
+    ) -> Sampler:
+        """A sampler over an `nft -f` ruleset; its sets with a timeout hold affinity.
+
+        >>> text = '''add table ip t
+        ... add chain ip t pre { type nat hook prerouting priority -100 ; }
+        ... add set ip t seen-a { type ipv4_addr ; flags dynamic,timeout ; timeout 10s ; }
+        ... add set ip t seen-b { type ipv4_addr ; flags dynamic,timeout ; timeout 10s ; }
+        ... add chain ip t a
+        ... add chain ip t b
+        ... add rule ip t pre ip saddr @seen-a goto a
+        ... add rule ip t pre ip saddr @seen-b goto b
+        ... add rule ip t pre numgen random mod 2 vmap { 0 : goto a , 1 : goto b }
+        ... add rule ip t a update @seen-a { ip saddr }
+        ... add rule ip t a meta l4proto tcp dnat to 10.1.0.1:80
+        ... add rule ip t b update @seen-b { ip saddr }
+        ... add rule ip t b meta l4proto tcp dnat to 10.1.0.2:80
+        ... '''
+        >>> sampler = Sampler.for_nftables(text, ProxyConfig(hostname_override="n"), seed=1)
+        >>> sampler.timeouts
+        {'seen-a': 10.0, 'seen-b': 10.0}
+        >>> packet = Packet("10.9.0.1", "172.30.0.1", 80)
+        >>> sampler.run(packet, 100, interval=9)  # each connection refreshes the record
+        Counter({'10.1.0.1:80': 100})
+        >>> sampler.advance(1)
+        >>> sorted(sampler.run(packet, 100, interval=11))  # each finds it expired
+        ['10.1.0.1:80', '10.1.0.2:80']
+        """
+        return cls._over(NFTablesTracer(text, config), seed, source)
+
+    @classmethod
+    def _over(cls, tracer: Tracer, seed: int, source: SourceKind | None) -> Sampler:
         return cls(
             lambda packet, fresh: tracer.trace(packet, source, fresh),
             tracer.affinity_timeouts,
