@@ -74,7 +74,7 @@ def tests(session: nox.Session) -> None:
     Builds the site first (through the execution cache) so the browser test has a site to open.
     Extra arguments go to pytest, e.g. ``nox -s tests -- -k dns``.
     """
-    install(session, "test")
+    install(session, "test,fast")
     build_site(session)
     session.run("pytest", "--doctest-modules", *session.posargs)
 

@@ -18,8 +18,10 @@ A watch that expires (410 Gone) is recovered the informer way: list again and ca
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from kubernetes import client, config, watch
@@ -29,12 +31,14 @@ SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 
 
 def ready_backends(endpoint_slice: Any) -> set[str]:
-    """``address:port`` for each ready endpoint (``ready`` unset counts as ready, per the API)."""
+    """``address:port`` for each endpoint that should get new requests: ready (unset counts as
+    ready, per the API) and not terminating (a Service with ``publishNotReadyAddresses`` keeps
+    terminating endpoints ready)."""
     ports = [p.port for p in endpoint_slice.ports or [] if p.port] or [None]
     backends = set()
     for endpoint in endpoint_slice.endpoints or []:
         conditions = endpoint.conditions
-        if conditions is not None and conditions.ready is False:
+        if conditions is not None and (conditions.ready is False or conditions.terminating):
             continue
         for address in endpoint.addresses or []:
             host = f"[{address}]" if ":" in address else address
@@ -56,6 +60,54 @@ def report(before: set[str], after: set[str]) -> int:
     return len(after ^ before)
 
 
+def watch_backends(
+    api: client.DiscoveryV1Api, namespace: str, service: str, *, timeout: float
+) -> Iterator[set[str]]:
+    """The Service's ready backends: first as listed, then again after every change a watch
+    reports, for `timeout` seconds. The watch starts at the list's resourceVersion, so no change
+    falls between the two; a watch that expired (410 Gone) is followed by a new list."""
+    selector = f"{SERVICE_NAME_LABEL}={service}"
+    deadline = time.monotonic() + timeout
+
+    def relist() -> tuple[dict[str, set[str]], str]:
+        listed = api.list_namespaced_endpoint_slice(namespace, label_selector=selector)
+        slices = {s.metadata.name: ready_backends(s) for s in listed.items}
+        return slices, listed.metadata.resource_version
+
+    slices, resource_version = relist()
+    yield union(slices)
+    while time.monotonic() < deadline:
+        stream = watch.Watch()
+        events = stream.stream(
+            api.list_namespaced_endpoint_slice,
+            namespace,
+            label_selector=selector,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=max(1, int(deadline - time.monotonic())),
+        )
+        try:
+            for event in events:
+                resource_version = stream.resource_version or resource_version
+                if event["type"] == "BOOKMARK":
+                    continue
+                name = event["object"].metadata.name
+                if event["type"] == "DELETED":
+                    slices.pop(name, None)
+                else:
+                    slices[name] = ready_backends(event["object"])
+                yield union(slices)
+                if time.monotonic() >= deadline:
+                    break
+        except ApiException as error:
+            if error.status != 410:
+                raise
+            slices, resource_version = relist()
+            yield union(slices)
+        finally:
+            events.close()  # closes the HTTP response at once, even when the caller stops early
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service", help="Service name")
@@ -73,54 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     config.load_kube_config()
     _, context = config.list_kube_config_contexts()
     namespace = args.namespace or context.get("context", {}).get("namespace") or "default"
-    api = client.DiscoveryV1Api()
-    selector = f"{SERVICE_NAME_LABEL}={args.service}"
-    deadline = time.monotonic() + args.timeout
+    updates = watch_backends(client.DiscoveryV1Api(), namespace, args.service, timeout=args.timeout)
     changes = 0
-
-    def relist() -> tuple[dict[str, set[str]], str]:
-        listed = api.list_namespaced_endpoint_slice(namespace, label_selector=selector)
-        return (
-            {s.metadata.name: ready_backends(s) for s in listed.items},
-            listed.metadata.resource_version,
+    with contextlib.closing(updates):
+        backends = next(updates)
+        print(
+            f"backends of {namespace}/{args.service}: {', '.join(sorted(backends)) or '(none)'}",
+            flush=True,
         )
-
-    slices, resource_version = relist()
-    backends = union(slices)
-    print(
-        f"backends of {namespace}/{args.service}: {', '.join(sorted(backends)) or '(none)'}",
-        flush=True,
-    )
-    while time.monotonic() < deadline and not (args.events and changes >= args.events):
-        stream = watch.Watch()
-        try:
-            for event in stream.stream(
-                api.list_namespaced_endpoint_slice,
-                namespace,
-                label_selector=selector,
-                resource_version=resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=max(1, int(deadline - time.monotonic())),
-            ):
-                resource_version = stream.resource_version or resource_version
-                if event["type"] == "BOOKMARK":
-                    continue
-                name = event["object"].metadata.name
-                if event["type"] == "DELETED":
-                    slices.pop(name, None)
-                else:
-                    slices[name] = ready_backends(event["object"])
-                before, backends = backends, union(slices)
-                changes += report(before, backends)
-                if (args.events and changes >= args.events) or time.monotonic() >= deadline:
-                    stream.stop()
-        except ApiException as error:
-            if error.status != 410:
-                raise
-            print("watch expired (410 Gone): listing again", flush=True)
-            slices, resource_version = relist()
-            before, backends = backends, union(slices)
-            changes += report(before, backends)
+        for current in updates:
+            changes += report(backends, current)
+            backends = current
+            if args.events and changes >= args.events:
+                break
     print(
         f"{changes} change(s); backends now: {', '.join(sorted(backends)) or '(none)'}", flush=True
     )

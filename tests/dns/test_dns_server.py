@@ -3,6 +3,7 @@ EDNS payload sizes, malformed packets, live updates, counters and the query log.
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import socket
 import struct
@@ -14,6 +15,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import pytest
+from conftest import require
 from dns_golden import cluster
 
 from svclab.dns.server import DnsServer
@@ -277,7 +279,9 @@ def test_stop_frees_the_port_and_a_busy_port_is_an_error():
 
 
 def test_uvloop_serves_the_same_answers():
-    pytest.importorskip("uvloop", reason="uvloop (svclab[fast]) is not installed")
+    require(
+        importlib.util.find_spec("uvloop") is not None, "uvloop (svclab[fast]) is not installed"
+    )
     with DnsServer(cluster(WEB), use_uvloop=True) as srv:
         good_query(srv)
         reply = dns.query.tcp(

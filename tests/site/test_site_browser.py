@@ -6,6 +6,7 @@ Needs the site built into _build/html (``nox -s tests`` builds it first).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import http.server
 import shutil
 import threading
@@ -54,10 +55,10 @@ def browser() -> Iterator[object]:
     require(
         Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
     )
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed"
-    )
-    with playwright_api.sync_playwright() as playwright:
+    require(importlib.util.find_spec("playwright") is not None, "playwright is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
