@@ -6,8 +6,8 @@ Needs the site built into _build/html (``nox -s tests`` builds it first).
 from __future__ import annotations
 
 import functools
-import importlib.util
 import http.server
+import importlib.util
 import shutil
 import threading
 from collections.abc import Iterator
