@@ -93,7 +93,12 @@ def lab(session: nox.Session) -> None:
     session.env["JUPYTERLAB_SETTINGS_DIR"] = str(ROOT / "docs" / "_jupyterlab")
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     session.run(
-        "jupyter", "lab", f"--notebook-dir=docs/{lang}", "--ip=127.0.0.1", *as_root, *session.posargs[1:]
+        "jupyter",
+        "lab",
+        f"--notebook-dir=docs/{lang}",
+        "--ip=127.0.0.1",
+        *as_root,
+        *session.posargs[1:],
     )
 
 
