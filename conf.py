@@ -62,10 +62,15 @@ nb_output_stderr = "warn"
 nb_merge_streams = True
 
 
+CACHE_KEY_SOURCES = ("src/svclab/**/*.py", "examples/**/*.py", "labs/manifests/**/*.yaml")
+"""What notebooks run or read beyond their own cells: a change here re-executes them."""
+
+
 def _source_hash() -> str:
-    """A hash of the package source: outputs are cached per version of the code they ran."""
+    """A hash of the code and data notebooks use: outputs are cached per version of it."""
     digest = hashlib.sha256()
-    for path in sorted((ROOT / "src" / "svclab").rglob("*.py")):
+    paths = {path for pattern in CACHE_KEY_SOURCES for path in ROOT.glob(pattern)}
+    for path in sorted(paths):
         digest.update(path.relative_to(ROOT).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
