@@ -264,8 +264,3 @@ def to_yaml(obj: Any) -> str:
       name: shop
     """
     return yaml.safe_dump(to_manifest_dict(obj), sort_keys=True, default_flow_style=False)
-
-
-def to_json(obj: Any) -> str:
-    """The object as ``kubectl get -o json`` prints it."""
-    return json.dumps(to_manifest_dict(obj), indent=4, sort_keys=True)

@@ -135,15 +135,6 @@ class ProxyConfig:
         return f"0x{1 << self.masquerade_bit:08x}"
 
     @property
-    def mark_value(self) -> int:
-        """The mark as a number (what the kernel compares).
-
-        >>> ProxyConfig(hostname_override="n", masquerade_mark="0x4000").mark_value
-        16384
-        """
-        return int(self.mark, 16)
-
-    @property
     def cluster_cidr_v4(self) -> str | None:
         """The IPv4 ClusterCIDR of the local-traffic detector, normalised; None means no detector.
 
