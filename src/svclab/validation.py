@@ -23,12 +23,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.addresses import parse_cidr_sloppy, parse_ip_sloppy
 from svclab.errors import ManifestError
 from svclab.manifests import object_label
 
@@ -272,7 +275,32 @@ def label_value(value: str) -> list[str]:
     return errs
 
 
+_STORED = ContextVar("stored", default=False)
+
+
+@contextmanager
+def stored_objects() -> Iterator[None]:
+    """Check objects as already stored: IP and CIDR forms older API servers accepted pass.
+
+    Validation of new objects is strict, but the API server keeps (and lets components read)
+    legacy values such as ``172.30.0.041`` that it stored before IP validation was tightened.
+
+    >>> with stored_objects():
+    ...     ip_errors("spec.clusterIP", "172.30.0.041")
+    []
+    >>> len(ip_errors("spec.clusterIP", "172.30.0.041"))
+    1
+    """
+    token = _STORED.set(True)
+    try:
+        yield
+    finally:
+        _STORED.reset(token)
+
+
 def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if _STORED.get():
+        text = parse_ip_sloppy(text) or text
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -290,6 +318,8 @@ def ip_errors(field: str, value: str) -> list[FieldError]:
 
 def cidr_errors(field: str, value: str) -> list[FieldError]:
     """``IsValidCIDR`` (host bits may be set, as Go's ParseCIDR allows)."""
+    if _STORED.get() and parse_cidr_sloppy(value):
+        return []
     try:
         ipaddress.ip_network(value, strict=False)
     except ValueError:

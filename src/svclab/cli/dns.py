@@ -31,8 +31,7 @@ import dns.rdatatype
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
-from svclab.manifests import load_manifests
-from svclab.state import ClusterState
+from svclab.reading import read_state
 
 NO_REPLY = 9
 """Exit status when the server never answers (dig's)."""
@@ -102,7 +101,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then print the counters and exit 0."""
     host, port = parse_address(args.listen)
     upstream = parse_address(args.upstream, "--upstream") if args.upstream else None
-    state = ClusterState.from_manifests(load_manifests(args.filename))
+    state = read_state(args.filename)
     server = DnsServer(
         state,
         host=host,

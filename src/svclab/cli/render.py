@@ -29,8 +29,8 @@ from collections.abc import Callable
 from typing import Any
 
 from svclab.errors import SvclabError
-from svclab.manifests import load_manifests
 from svclab.proxy.config import ProxyConfig
+from svclab.reading import read_state
 from svclab.state import ClusterState
 
 RENDERERS = {
@@ -157,7 +157,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
 
 def load_state(args: argparse.Namespace) -> ClusterState:
     """The Services and EndpointSlices named by ``-f``."""
-    return ClusterState.from_manifests(load_manifests(args.filename))
+    return read_state(args.filename)
 
 
 def mode_function(module: str, name: str, mode: str) -> Callable[..., Any]:

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import gc
 import ipaddress
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.addresses import parse_ip_sloppy
 from svclab.proxy.config import ProxyConfig
 from svclab.state import ClusterState, namespace_of
 
@@ -244,31 +244,6 @@ def _available(ep: Endpoint, topology: str, config: ProxyConfig) -> bool:
     if topology == "PreferSameZone":
         return config.node_zone in ep.zone_hints
     return True
-
-
-_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}\Z")
-
-
-def parse_ip_sloppy(text: str) -> str | None:
-    """An IP address as Go's `net.IP.String()` prints what `netutils.ParseIPSloppy` reads, or None.
-
-    "Sloppy" accepts IPv4 octets with leading zeros, read as decimal (upstream `TestBadIPs`).
-
-    >>> parse_ip_sloppy(" 172.30.0.041"), parse_ip_sloppy("fd00::0001"), parse_ip_sloppy("x")
-    ('172.30.0.41', 'fd00::1', None)
-    """
-    text = text.strip()
-    if _CANONICAL_IPV4.match(text):
-        return text  # the common case, already as Go prints it
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        pass
-    parts = text.split(".")
-    if len(parts) == 4 and all(p.isascii() and p.isdigit() and int(p) <= 255 for p in parts):
-        return ".".join(str(int(p)) for p in parts)
-    return None
 
 
 def _ipv4(text: str) -> str | None:
