@@ -24,7 +24,6 @@ svclab.errors.ManifestError: bad.yaml: Service <unnamed>: spec.ports[0].port: In
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
