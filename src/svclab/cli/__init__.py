@@ -8,7 +8,9 @@ svclab 0.1.0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -50,6 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
             continue
         module.register(subparsers)
     return parser
+
+
+def command_help(*words: str) -> str:
+    """The ``--help`` text of ``svclab WORDS…`` (the site's CLI reference is built from it).
+
+    >>> print(command_help("dns").splitlines()[0])
+    usage: svclab dns [-h] {serve,query} ...
+    """
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        build_parser().parse_args([*words, "--help"])
+    return out.getvalue()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
