@@ -16,7 +16,8 @@ from svclab.manifests import load_manifests
 from svclab.proxy.config import ProxyConfig
 from svclab.state import ClusterState
 
-MANIFESTS = Path(__file__).resolve().parents[1] / "data" / "kernel" / "services.yaml"
+MANIFESTS = Path(__file__).resolve().parents[2] / "labs" / "manifests" / "kernel-node.yaml"
+"""The lab's manifests, shared by the lab, its page (docs/*/labs/real-kernel.md) and the tests."""
 CONFIG = ProxyConfig(
     hostname_override="node-a", node_ips=["192.168.0.2"], cluster_cidr="10.244.0.0/16"
 )
@@ -29,7 +30,7 @@ def need_kernel() -> None:
 
 
 def cluster() -> ClusterState:
-    """The test cluster of tests/data/kernel/services.yaml."""
+    """The cluster of labs/manifests/kernel-node.yaml."""
     return ClusterState.from_manifests(load_manifests([MANIFESTS]))
 
 

@@ -191,7 +191,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m svclab.bench.kernel [--quick] [--plot PATH]``: print the table, save the plot."""
-    from svclab.bench.__main__ import format_table
+    from svclab.table import format_table
 
     parser = argparse.ArgumentParser(prog="python -m svclab.bench.kernel")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 Services only")

@@ -12,15 +12,14 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 
-from svclab.bench.__main__ import format_table
 from svclab.cli.render import add_proxy_options, config_from_args, load_state
 from svclab.kernel.cleanup import cleanup
-from svclab.kernel.drive import DROP_TIMEOUT, summarize
-from svclab.kernel.lab import SOURCES, LabRun, run_lab
+from svclab.kernel.drive import DROP_TIMEOUT
+from svclab.kernel.lab import run_lab
 from svclab.kernel.load import MODES
 from svclab.kernel.system import require_kernel
+from svclab.kernel.topology import SOURCES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -81,43 +80,8 @@ def _demo(args: argparse.Namespace) -> int:
     require_kernel()
     config = config_from_args(args)
     lab = run_lab(load_state(args), config, args.mode, args.source, args.connections, args.timeout)
-    print(format_lab(lab))
+    print(lab.to_text())
     return 0
-
-
-def format_lab(lab: LabRun) -> str:
-    """The demo's report: Pods hit and client addresses seen per address, then kernel records."""
-    size = len(lab.rules.splitlines())
-    lines = [
-        f"{lab.mode} rules (as `svclab render {lab.mode}` prints them, {size} lines) loaded into "
-        f"a node namespace ({lab.node_ip}); connections from the {lab.source} ({lab.source_ip}):",
-        "",
-    ]
-    rows = []
-    for result in lab.results:
-        t = result.target
-        for pod, client_ip, count in summarize(result.connections):
-            rows.append(
-                {
-                    "SERVICE": t.service,
-                    "ADDRESS": f"{t.kind} {t}",
-                    "POD": pod,
-                    "CLIENT SEEN": client_ip,
-                    "CONNECTIONS": count,
-                }
-            )
-    lines += [format_table(rows) if rows else "(no TCP Service addresses)", ""]
-    dnat = sum(1 for e in lab.conntrack if e.dnat)
-    snat = Counter(e.snat for e in lab.conntrack if e.dnat and e.snat)
-    masq = ", ".join(f"{n} to {ip}" for ip, n in snat.items()) or "none"
-    lines.append(f"conntrack: {len(lab.conntrack)} entries, {dnat} DNATed, masqueraded: {masq}")
-    if lab.mode == "nftables":
-        lines.append("rule counters: kube-proxy's nftables rules have no counter statements")
-    else:
-        hits = [c for c in lab.counters if c.packets and "-j KUBE-SEP-" in c.rule]
-        lines.append("rule counters (first packets per endpoint choice, iptables-save -c):")
-        lines += [f"  {c.packets:>6}  {c.rule}" for c in hits] or ["  none"]
-    return "\n".join(lines)
 
 
 def _cleanup(args: argparse.Namespace) -> int:

@@ -7,7 +7,8 @@ tracer allows (no retries), seeing the source address the tracer predicts; REJEC
 DROP means timed out. The Pods hit must fit the tracer's probabilities (Pearson's chi-square at
 `ALPHA`, so a correct kernel fails one run in a million), unless the sampler, which replays the
 same number of connections with conntrack and ClientIP affinity, keeps the client on one backend:
-then the kernel must too.
+then the kernel must too. `agree` checks a whole lab run (`svclab.kernel.lab`) the same way,
+bar the distribution: a run makes too few connections per address for it.
 
 >>> expected_outcome("DNAT"), expected_outcome("REJECT"), expected_outcome("DROP")
 ('ok', 'refused', 'timeout')
@@ -19,13 +20,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from svclab.kernel.drive import CONNECT_TIMEOUT, DROP_TIMEOUT, Connection, connect_many
-from svclab.kernel.lab import source_of
+from svclab.kernel.lab import LabRun, source_of
+from svclab.kernel.simulate import sampler, trace
 from svclab.kernel.stats import goodness_of_fit
-from svclab.kernel.topology import KernelNode
-from svclab.proxy import iptables_trace, nftables_trace
+from svclab.kernel.topology import (
+    KernelNode,
+    TopologyPlan,
+    node_config,
+    plan_topology,
+    source_address,
+)
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.sampler import Sampler
-from svclab.proxy.trace import Packet, SourceKind, TraceResult
+from svclab.proxy.trace import Packet
+from svclab.state import ClusterState
 
 ALPHA = 1e-6
 """Significance of the distribution test: the false-failure rate of a correct kernel."""
@@ -35,7 +42,6 @@ that should be 1/3 each (chi-square ~50 against a critical value of 27.6 at two 
 VERDICT_CONNECTIONS = 16
 """Connections per address predicted to be refused or dropped (each drop costs a timeout)."""
 
-SOURCE_KINDS = {"node": SourceKind.NODE, "client": SourceKind.EXTERNAL, "pod": SourceKind.POD}
 SEED = 3866
 """The sampler's seed: its draws are the same in every run."""
 
@@ -45,21 +51,11 @@ def expected_outcome(verdict: str) -> str | None:
     return {"DNAT": "ok", "REJECT": "refused", "DROP": "timeout"}.get(verdict)
 
 
-_TRACERS = {"iptables": iptables_trace.trace, "nftables": nftables_trace.trace}
-_SAMPLERS = {"iptables": Sampler.for_iptables, "nftables": Sampler.for_nftables}
-
-
-def trace(mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str) -> TraceResult:
-    """The tracer of `mode` on `packet` coming from `source` (node, client or pod)."""
-    return _TRACERS[mode](rules, packet, config, SOURCE_KINDS[source])
-
-
 def sample(
     mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str, count: int
 ) -> Counter[str]:
     """The sampler's `count` connections: destination (or verdict) → connections."""
-    sampler = _SAMPLERS[mode](rules, config, seed=SEED, source=SOURCE_KINDS[source])
-    return sampler.run(packet, count)
+    return sampler(mode, rules, config, source, SEED).run(packet, count)
 
 
 @dataclass
@@ -76,6 +72,10 @@ class Agreement:
     """Pod (or ``(outcome)`` for a failed connection) → connections."""
     sampled: Counter[str] = field(default_factory=Counter)
     """Pod (or verdict) → the sampler's connections."""
+    seen_as: dict[str, str] = field(default_factory=dict)
+    """Pod → the source address it sees, from the tracer (masqueraded or not)."""
+    pod_at_target: str | None = None
+    """The Pod whose own address is the target, if any (it answers when no rule decides)."""
     p_value: float = 1.0
     problems: list[str] = field(default_factory=list)
 
@@ -96,52 +96,77 @@ class Agreement:
         return line + "".join(f"\n  DISAGREES: {problem}" for problem in self.problems)
 
 
-def check(
-    node: KernelNode, mode: str, rules: str, config: ProxyConfig, source: str, ip: str, port: int
+def predict(
+    mode: str, rules: str, config: ProxyConfig, plan: TopologyPlan, source: str, ip: str, port: int
 ) -> Agreement:
-    """Trace ``ip:port`` from `source`, connect for real, and compare."""
-    netns, source_ip = source_of(node, source)
-    packet = Packet(source_ip, ip, port)
-    result = trace(mode, rules, packet, config, source)
-    pods = {pod.ip: pod.name for pod in node.plan.pods}
+    """The tracer's prediction for ``ip:port`` from `source`: verdict, Pods and what they see."""
+    source_ip = source_address(plan, source)
+    result = trace(mode, rules, Packet(source_ip, ip, port), config, source)
+    pods = {pod.ip: pod.name for pod in plan.pods}
 
     def pod_of(destination: str) -> str:
         return pods.get(destination.rpartition(":")[0], destination)
 
     # Masquerading picks the node's address (Pod-side veths carry none, so the uplink's wins).
     seen_as = {
-        pod_of(o.destination): node.plan.node_ips[0] if o.masquerade else source_ip
+        pod_of(o.destination): plan.node_ips[0] if o.masquerade else source_ip
         for o in result.outcomes if o.destination
     }  # fmt: skip
     expected = {pod_of(dest): p for dest, p in result.destinations.items()}
-    agreement = Agreement(mode, source, f"{ip}:{port}", result.verdict, expected)
-    want = expected_outcome(result.verdict)
+    return Agreement(mode, source, f"{ip}:{port}", result.verdict, expected,
+                     seen_as=seen_as, pod_at_target=pods.get(ip))  # fmt: skip
+
+
+def check(
+    node: KernelNode, mode: str, rules: str, config: ProxyConfig, source: str, ip: str, port: int
+) -> Agreement:
+    """Trace ``ip:port`` from `source`, connect for real, and compare."""
+    agreement = predict(mode, rules, config, node.plan, source, ip, port)
+    netns, source_ip = source_of(node, source)
+    want = expected_outcome(agreement.verdict)
     dnat = want == "ok"
     count = DISTRIBUTION_CONNECTIONS if dnat else VERDICT_CONNECTIONS
-    sampled = sample(mode, rules, packet, config, source, count)
-    agreement.sampled = Counter({pod_of(key): n for key, n in sampled.items()})
+    sampled = sample(mode, rules, Packet(source_ip, ip, port), config, source, count)
+    pods = {pod.ip: pod.name for pod in node.plan.pods}
+    agreement.sampled = Counter({pods.get(k.rpartition(":")[0], k): n for k, n in sampled.items()})
     connections = connect_many(netns, ip, port, count, CONNECT_TIMEOUT if dnat else DROP_TIMEOUT)
-    agreement.observed = Counter(
-        c.pod if c.outcome == "ok" else f"({c.outcome})" for c in connections
-    )
-    hits = {pod: n for pod, n in agreement.observed.items() if pod in expected}
-    sticky = len(agreement.sampled) == 1 < len(expected)  # ClientIP affinity: one Pod per client
+    agreement.observed = _observed(connections)
+    hits = {pod: n for pod, n in agreement.observed.items() if pod in agreement.expected}
+    sticky = len(agreement.sampled) == 1 < len(agreement.expected)  # ClientIP affinity
     if dnat and not sticky:
-        _, _, agreement.p_value = goodness_of_fit(hits, expected)
-    agreement.problems = _disagreements(agreement, connections, want, seen_as, pods.get(ip))
+        _, _, agreement.p_value = goodness_of_fit(hits, agreement.expected)
+    agreement.problems = _disagreements(agreement, connections)
     if dnat and sticky and len(hits) != 1:
         agreement.problems.append(f"the sampler keeps the client on one Pod; the kernel: {hits}")
     return agreement
 
 
-def _disagreements(
-    agreement: Agreement,
-    connections: list[Connection],
-    want: str | None,
-    seen_as: dict[str, str],
-    pod_at_target: str | None,
-) -> list[str]:
+def agree(run: LabRun, state: ClusterState, config: ProxyConfig) -> list[Agreement]:
+    """Every address of a lab run against the tracer, in what chance does not decide.
+
+    Which Pods may answer, the source address each sees, and which addresses refuse or time
+    out; a run's few connections per address are too few for the distribution test. `state`
+    and `config` are the run's own.
+    """
+    config = node_config(config)
+    plan = plan_topology(state, config)
+    agreements = []
+    for result in run.results:
+        t = result.target
+        agreement = predict(run.mode, run.rules, config, plan, run.source, t.ip, t.port)
+        agreement.observed = _observed(result.connections)
+        agreement.problems = _disagreements(agreement, result.connections)
+        agreements.append(agreement)
+    return agreements
+
+
+def _observed(connections: list[Connection]) -> Counter[str]:
+    return Counter(c.pod if c.outcome == "ok" else f"({c.outcome})" for c in connections)
+
+
+def _disagreements(agreement: Agreement, connections: list[Connection]) -> list[str]:
     """Everything in `connections` the tracer did not predict."""
+    want = expected_outcome(agreement.verdict)
     problems = []
     failed = Counter(c.outcome for c in connections if c.outcome != (want or c.outcome))
     if failed:
@@ -153,11 +178,12 @@ def _disagreements(
         problems.append(f"{resent} connections needed a TCP retransmission")
     answered = [c for c in connections if c.outcome == "ok"]
     # Rules that decide nothing leave the destination alone: only a Pod at that very IP answers.
-    if want is None and any(c.pod != pod_at_target for c in answered):
+    if want is None and any(c.pod != agreement.pod_at_target for c in answered):
         problems.append(f"the tracer says {agreement.verdict}, yet a Pod behind it answered")
     strays = {c.pod for c in answered if c.pod not in agreement.expected}
     if want == "ok" and strays:
         problems.append(f"Pods the tracer never sends to answered: {sorted(strays)}")
+    seen_as = agreement.seen_as
     wrong = Counter(
         (c.pod, c.client_ip) for c in answered if c.pod in seen_as and c.client_ip != seen_as[c.pod]
     )

@@ -129,3 +129,16 @@ def rule_counters(netns: str, mode: str) -> list[RuleCounter]:
     if mode == "iptables":
         return parse_rule_counters(run(["iptables-save", "-c"], netns=netns))
     return parse_nft_counters(run(["nft", "list", "ruleset"], netns=netns))
+
+
+def saved_probability(written: str) -> str:
+    """What ``iptables-save`` prints back for a rule written with ``--probability written``.
+
+    The statistic match keeps the probability as a 32-bit integer, p × 2³¹ rounded, and prints
+    it with 11 decimals (iptables' ``extensions/libxt_statistic.c``): kube-proxy's 1/3,
+    ``0.3333333333``, comes back a hair larger.
+
+    >>> saved_probability("0.3333333333"), saved_probability("0.5000000000")
+    ('0.33333333349', '0.50000000000')
+    """
+    return f"{round(float(written) * 2**31) / 2**31:.11f}"

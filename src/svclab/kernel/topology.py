@@ -61,6 +61,9 @@ DEFAULT_CLIENT_IP = "203.0.113.10"
 POD_GATEWAY = "169.254.1.1"
 """The link-local next hop every Pod routes through; the node answers it by proxy ARP."""
 
+SOURCES = ("node", "client", "pod")
+"""Where connections start: the node itself, a host outside the cluster, or the first Pod."""
+
 STAGES = ("namespaces", "links", "addresses", "sysctls", "servers", "rules")
 """Setup steps, in order; `KernelNode` calls its ``on_stage`` hook after each (tests interrupt
 there). All but ``rules`` happen on entry; ``rules`` is `KernelNode.load_rules`."""
@@ -92,6 +95,27 @@ class TopologyPlan:
     client_ip: str
     pods: tuple[PodPlan, ...]
     service_cidrs: tuple[str, ...] = ()
+
+    def rows(self) -> list[dict[str, str]]:
+        """The namespaces of the plan, their addresses and the TCP ports served there.
+
+        >>> plan = TopologyPlan(("192.168.0.2",), "203.0.113.10",
+        ...                     (PodPlan("web-a", "10.244.1.2", (8080,)),))
+        >>> for row in plan.rows():
+        ...     print(row)
+        {'NAMESPACE': 'node', 'ADDRESS': '192.168.0.2', 'SERVES': '-'}
+        {'NAMESPACE': 'client', 'ADDRESS': '203.0.113.10', 'SERVES': '-'}
+        {'NAMESPACE': 'pod web-a', 'ADDRESS': '10.244.1.2', 'SERVES': 'tcp/8080'}
+        """
+        rows = [
+            {"NAMESPACE": "node", "ADDRESS": ", ".join(self.node_ips), "SERVES": "-"},
+            {"NAMESPACE": "client", "ADDRESS": self.client_ip, "SERVES": "-"},
+        ]
+        for pod in self.pods:
+            serves = ", ".join(f"tcp/{port}" for port in pod.ports) or "-"
+            where = "node" if pod.host_network else f"pod {pod.name}"
+            rows.append({"NAMESPACE": where, "ADDRESS": pod.ip, "SERVES": serves})
+        return rows
 
 
 def node_config(config: ProxyConfig) -> ProxyConfig:
@@ -315,6 +339,34 @@ class KernelNode:
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def source_pod(plan: TopologyPlan) -> PodPlan:
+    """The Pod connections "from a Pod" start in: the first with its own namespace."""
+    pods = [pod for pod in plan.pods if not pod.host_network]
+    if not pods:
+        raise KernelError("cannot connect from a Pod: the manifests have no Pod IP")
+    return pods[0]
+
+
+def source_address(plan: TopologyPlan, source: str) -> str:
+    """The address connections from `source` (one of `SOURCES`) start from.
+
+    >>> plan = TopologyPlan(("192.168.0.2",), "203.0.113.10", (PodPlan("web-a", "10.244.1.2", ()),))
+    >>> [source_address(plan, source) for source in SOURCES]
+    ['192.168.0.2', '203.0.113.10', '10.244.1.2']
+    >>> source_address(plan, "router")
+    Traceback (most recent call last):
+    ...
+    svclab.kernel.system.KernelError: cannot connect from 'router': choose one of node, client, pod
+    """
+    if source == "node":
+        return plan.node_ips[0]
+    if source == "client":
+        return plan.client_ip
+    if source == "pod":
+        return source_pod(plan).ip
+    raise KernelError(f"cannot connect from {source!r}: choose one of {', '.join(SOURCES)}")
 
 
 def check_plan(plan: TopologyPlan) -> None:
