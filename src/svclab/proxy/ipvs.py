@@ -63,7 +63,12 @@ from functools import cmp_to_key, lru_cache
 from svclab import KUBERNETES_VERSION
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables import JumpRule
-from svclab.proxy.servicemap import ServicePortInfo, build_service_ports, categorize_endpoints
+from svclab.proxy.servicemap import (
+    ServicePortInfo,
+    build_service_ports,
+    categorize_endpoints,
+    paused_gc,
+)
 from svclab.state import ClusterState
 
 DEFAULT_SCHEDULER = "rr"
@@ -312,7 +317,11 @@ def build(state: ClusterState, config: ProxyConfig, scheduler: str = "") -> IPVS
 
 def render(state: ClusterState, config: ProxyConfig, scheduler: str = "") -> str:
     """The IPVS state as text: ``ipvsadm -Ln``, ``ipset save``, then the iptables rules."""
-    ipvs = build(state, config, scheduler)
+    with paused_gc():
+        return _render(build(state, config, scheduler))
+
+
+def _render(ipvs: IPVSState) -> str:
     header = (
         f"# kube-proxy IPVS mode (Kubernetes {KUBERNETES_VERSION}), simulated: "
         f"this kernel has no IPVS.\n# DEPRECATED: {DEPRECATION}\n"
