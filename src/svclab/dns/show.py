@@ -1,9 +1,10 @@
-"""What the site's DNS pages show: dig-like answers from a live server, a stand-in for the DNS
-beyond the cluster, and the queries a Pod's lookup really sends.
+"""What the site's DNS pages show: dig-like answers from a live server, and the queries a Pod's
+lookup really sends.
 
 >>> from svclab.manifests import load_text
 >>> from svclab.state import ClusterState
 >>> from svclab.dns.server import DnsServer
+>>> from svclab.dns.hosts import HostsServer
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import dns.message
@@ -37,9 +38,8 @@ import dns.rdatatype
 import dns.rrset
 
 from svclab.cli.dns import dig_text
-from svclab.dns import wire
 from svclab.dns.loopback import LoggedQuery, LoopbackServer
-from svclab.dns.records import Answer, format_sections
+from svclab.dns.records import format_sections
 from svclab.dns.resolvconf import ResolvConf
 from svclab.dns.resolver import AddrInfo, GlibcResolver
 
@@ -48,6 +48,7 @@ def dig(server: tuple[str, int], name: str, rdtype: str = "A", *, brief: bool = 
     """Ask `server` (host, port) one question over UDP (TCP if truncated) and lay the reply out
     as ``svclab dns query`` prints it; `brief` keeps only the status and the record sections.
 
+    >>> from svclab.dns.hosts import HostsServer
     >>> with HostsServer({"www.example.com": ["192.0.2.1"]}) as srv:
     ...     print(dig(srv.address, "www.example.com"))  # doctest: +ELLIPSIS
     ;; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: ...
@@ -73,56 +74,6 @@ def dig(server: tuple[str, int], name: str, rdtype: str = "A", *, brief: bool = 
     return dig_text(reply, f"{host}#{port}", "TCP" if tcp else "UDP", elapsed)
 
 
-class HostsServer(LoopbackServer):
-    """The DNS outside the cluster, as far as a page needs it: fixed A and AAAA records for a
-    few names (like dnsmasq's ``--host-record``), NODATA for their other types and NXDOMAIN for
-    every other name. Negative answers carry no SOA, so resolvers do not cache them.
-
-    >>> with HostsServer({"api.example.com": ["192.0.2.10", "2001:db8::10"]}) as srv:
-    ...     print(dig(srv.address, "API.example.com", "AAAA", brief=True))
-    ...     print(dig(srv.address, "api.example.com", "TXT", brief=True))
-    ...     print(dig(srv.address, "www.example.com", brief=True))
-    ;; NOERROR
-    ;; ANSWER
-    API.example.com. 300 IN AAAA 2001:db8::10
-    ;; NOERROR
-    ;; NXDOMAIN
-    """
-
-    def __init__(self, hosts: Mapping[str, Sequence[str]], *, ttl: int = 300) -> None:
-        super().__init__()
-        self.records: dict[dns.name.Name, dict[int, list[str]]] = {}
-        for name, addresses in hosts.items():
-            by_type = self.records.setdefault(dns.name.from_text(name), {})
-            for address in addresses:
-                rdtype = dns.rdatatype.AAAA if ":" in address else dns.rdatatype.A
-                by_type.setdefault(rdtype, []).append(address)
-        self.ttl = ttl
-
-    def respond(
-        self, data: bytes, tcp: bool, client: tuple
-    ) -> bytes | Awaitable[bytes | None] | None:
-        """Answer from the fixed records."""
-        query, error = self.parse(data, tcp, client)
-        if query is None:
-            return error
-        answer = self._answer(query.name, query.qtype)
-        out = wire.render(query, answer, wire.TCP_LIMIT if tcp else query.udp_limit())
-        self.note(query.name.to_text().lower(), query.qtype, answer.rcode, client, tcp, False)
-        return out
-
-    def _answer(self, name: dns.name.Name, qtype: int) -> Answer:
-        # dnspython names compare case-insensitively, so the dict lookup does too.
-        by_type = self.records.get(name)
-        if by_type is None:
-            return Answer(dns.rcode.NXDOMAIN)
-        addresses = by_type.get(qtype, [])
-        if not addresses:
-            return Answer(dns.rcode.NOERROR)
-        rrset = dns.rrset.from_text_list(name, self.ttl, "IN", qtype, addresses)
-        return Answer(dns.rcode.NOERROR, answer=(rrset,))
-
-
 @dataclass
 class Lookup:
     """One ``getaddrinfo`` from a Pod: what it returned and what the server logged meanwhile."""
@@ -146,6 +97,7 @@ def pod_lookup(
     this lookup's queries.
 
     >>> from svclab.table import format_table
+    >>> from svclab.dns.hosts import HostsServer
     >>> with HostsServer({"db.corp.example": ["192.0.2.5"]}) as srv:
     ...     conf = ResolvConf(search=["corp.example"], ndots=1)
     ...     lookup = pod_lookup(srv, conf, "db", "AF_INET")
@@ -164,6 +116,7 @@ def search_table(server: LoopbackServer, conf: ResolvConf, names: Iterable[str])
     answered and the addresses.
 
     >>> from svclab.table import format_table
+    >>> from svclab.dns.hosts import HostsServer
     >>> with HostsServer({"db.corp.example": ["192.0.2.5"]}) as srv:
     ...     rows = search_table(srv, ResolvConf(search=["corp.example"], ndots=1), ["db", "x.y"])
     >>> print(format_table(rows))

@@ -7,23 +7,15 @@ outside the cluster (every search candidate answers NXDOMAIN until the last).
 
 With ``real=True`` the same lookups are made by `svclab.dns.resolver.GlibcResolver` against
 the cluster DNS server (`svclab.dns.server.DnsServer`) on loopback, which forwards the name
-to an upstream standing in for the Internet's DNS (`ExternalNames`); the count is what the
+to an upstream standing in for the Internet's DNS (`svclab.dns.hosts.HostsServer`); the count is what the
 cluster DNS server answered.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-
-import dns.name
-import dns.rcode
-import dns.rdatatype
-import dns.rrset
 from matplotlib.figure import Figure
 
-from svclab.dns import wire
-from svclab.dns.loopback import LoopbackServer
-from svclab.dns.records import Answer
+from svclab.dns.hosts import HostsServer
 from svclab.dns.resolvconf import ResolvConf, query_plan
 from svclab.dns.resolver import GlibcResolver
 from svclab.dns.server import DnsServer
@@ -59,47 +51,11 @@ def cases(
     }
 
 
-class ExternalNames(LoopbackServer):
-    """A stand-in for the Internet's DNS on loopback: an A record for each known name,
-    no AAAA (NOERROR, empty), NXDOMAIN for any other name.
-
-    >>> import dns.message, dns.query
-    >>> with ExternalNames({"api.example.com": "192.0.2.10"}) as net:
-    ...     reply = dns.query.udp(dns.message.make_query("api.example.com", "A"), net.host,
-    ...                           port=net.port, timeout=2)
-    >>> print(reply.answer[0])
-    api.example.com. 300 IN A 192.0.2.10
-    """
-
-    def __init__(self, addresses: dict[str, str]) -> None:
-        super().__init__()
-        self.addresses = {dns.name.from_text(n): ip for n, ip in addresses.items()}
-
-    def respond(
-        self, data: bytes, tcp: bool, client: tuple
-    ) -> bytes | Awaitable[bytes | None] | None:
-        query, error = self.parse(data, tcp, client)
-        if query is None:
-            return error
-        ip = self.addresses.get(query.name)
-        if ip is None:
-            answer = Answer(dns.rcode.NXDOMAIN)
-        elif query.qtype == dns.rdatatype.A:
-            answer = Answer(
-                dns.rcode.NOERROR, (dns.rrset.from_text(query.name, 300, "IN", "A", ip),)
-            )
-        else:
-            answer = Answer(dns.rcode.NOERROR)
-        out = wire.render(query, answer, wire.TCP_LIMIT if tcp else query.udp_limit())
-        self.note(query.name.to_text().lower(), query.qtype, answer.rcode, client, tcp, False)
-        return out
-
-
 def real_queries(name: str, namespace: str, host_search: tuple[str, ...]) -> list[int]:
     """Per fix of `cases`, the queries the cluster DNS server answered for one real lookup."""
     counts = []
     with (
-        ExternalNames({name.rstrip("."): "192.0.2.10"}) as internet,
+        HostsServer({name.rstrip("."): ["192.0.2.10"]}) as internet,
         DnsServer(upstream=internet.address) as cluster,
     ):
         for asked, conf, families in cases(name, namespace, host_search, cluster.host).values():
