@@ -30,6 +30,19 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def add_manifests_option(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
+    """``-f/--filename MANIFESTS``, repeatable, as kubectl names it; `what` says which objects count."""
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=required,
+        default=None if required else [],
+        metavar="MANIFESTS",
+        help=f"YAML or JSON file or folder of {what}; may repeat",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (also used to document the CLI).
 

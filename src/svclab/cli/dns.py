@@ -28,6 +28,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+from svclab.cli import add_manifests_option
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
@@ -45,14 +46,7 @@ def register(subparsers: Any) -> None:
     serve = commands.add_parser(
         "serve", help="serve the manifests' DNS records until SIGINT/SIGTERM"
     )
-    serve.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="MANIFESTS",
-        help="Service/EndpointSlice/Pod YAML or JSON file or folder (repeatable)",
-    )
+    add_manifests_option(serve, "Services, EndpointSlices and Pods")
     serve.add_argument(
         "--listen",
         default="127.0.0.1:5353",

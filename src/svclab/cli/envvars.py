@@ -28,6 +28,7 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.cli import add_manifests_option
 from svclab.defaults import apply_defaults
 from svclab.envvars import pod_env, service_env
 from svclab.errors import ManifestError
@@ -50,14 +51,7 @@ def register(subparsers: Any) -> None:
         help="print the Service environment variables of a Pod (kubelet's rules)",
         description=DESCRIPTION,
     )
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="MANIFESTS",
-        help="Service (and Pod) YAML/JSON file or folder; may repeat",
-    )
+    add_manifests_option(parser, "Services (and Pods)")
     parser.add_argument("--namespace", "-n", default="default", help="the Pod's namespace")
     parser.add_argument(
         "--no-service-links",

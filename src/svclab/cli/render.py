@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from svclab.cli import add_manifests_option
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
 from svclab.reading import read_state
@@ -61,14 +62,7 @@ def register(subparsers: Any) -> None:
 
 def add_proxy_options(parser: argparse.ArgumentParser) -> None:
     """The manifest option and kube-proxy's flags, named as kube-proxy names them."""
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=True,
-        metavar="MANIFESTS",
-        help="YAML/JSON file or folder of Services and EndpointSlices; may repeat",
-    )
+    add_manifests_option(parser, "Services and EndpointSlices")
     flags = parser.add_argument_group("kube-proxy flags")
     flags.add_argument(
         "--hostname-override",

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from svclab.cli import add_manifests_option
 from svclab.cluster import Cluster
 from svclab.errors import SvclabError
 from svclab.sandbox.server import Sandbox
@@ -47,14 +48,7 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="sandbox_command", metavar="{up,down}", required=True)
 
     up = commands.add_parser("up", help="start the sandbox API server and write a kubeconfig")
-    up.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        default=[],
-        metavar="MANIFESTS",
-        help="YAML or JSON file or folder to create first (repeatable)",
-    )
+    add_manifests_option(up, "objects to create first", required=False)
     up.add_argument(
         "--address",
         default="127.0.0.1",
