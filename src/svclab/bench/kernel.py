@@ -35,6 +35,7 @@ from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
 from svclab.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.table import format_table
 
 SIZES = (100, 1_000, 5_000, 10_000)
 QUICK_SIZES = (100, 1_000)
@@ -191,8 +192,6 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m svclab.bench.kernel [--quick] [--plot PATH]``: print the table, save the plot."""
-    from svclab.table import format_table
-
     parser = argparse.ArgumentParser(prog="python -m svclab.bench.kernel")
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 Services only")
     parser.add_argument(
