@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -92,8 +93,19 @@ def join_chinese_lines(app: Sphinx, doctree: nodes.document, docname: str) -> No
             parent.children[index].parent = parent
 
 
+def execute_in_page_language(app: Sphinx, config: Any) -> None:
+    """Tell notebook kernels the page's language, and keep each language's outputs apart.
+
+    Code cells are byte-identical in both trees, so one execution cache would hand the English
+    figures to the Chinese pages: each language gets its own cache folder.
+    """
+    os.environ["SVCLAB_LANG"] = config.language
+    config.nb_execution_cache_path = str(Path(config.nb_execution_cache_path) / config.language)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("svclab_languages", {"en": "English"}, "html")
+    app.connect("config-inited", execute_in_page_language, priority=100)
     sphinx.search.languages["zh"] = ChineseSearch
     app.connect("html-page-context", add_language_links)
     app.connect("build-finished", write_root_index)
