@@ -11,7 +11,7 @@ import ipaddress
 
 import pytest
 
-from svclab.allocators import (
+from svclab.cluster.allocators import (
     AllocationError,
     ClusterIPAllocator,
     NodePortAllocator,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from svclab.api.manifests import load_text, to_yaml
 from svclab.cluster import EPOCH, Cluster
 from svclab.errors import ManifestError
-from svclab.manifests import load_text, to_yaml
 
 
 def web_service(**spec: Any) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from svclab.cluster import Cluster
-from svclab.endpointslices import is_pod_ready
+from svclab.cluster.endpointslices import is_pod_ready
 
 HASH = "pod-template-hash"
 

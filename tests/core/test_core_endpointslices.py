@@ -12,9 +12,9 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.api.state import SERVICE_NAME_LABEL
 from svclab.cluster import Cluster
-from svclab.endpointslices import CONTROLLER_NAME, MANAGED_BY_LABEL
-from svclab.state import SERVICE_NAME_LABEL
+from svclab.cluster.endpointslices import CONTROLLER_NAME, MANAGED_BY_LABEL
 
 
 def service(name: str = "web", **spec: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from svclab.cli import main
 from svclab.cluster import Cluster
-from svclab.envvars import expand, from_services, service_env
+from svclab.cluster.envvars import expand, from_services, service_env
 
 
 def svc(name: str, namespace: str, cluster_ip: str, *ports: tuple[str, int, str]) -> k8s.V1Service:

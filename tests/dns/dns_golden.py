@@ -8,8 +8,8 @@ from pathlib import Path
 import dns.rdatatype
 import dns.rrset
 
-from svclab.manifests import load_manifests, load_text
-from svclab.state import ClusterState
+from svclab.api.manifests import load_manifests, load_text
+from svclab.api.state import ClusterState
 
 DATA = Path(__file__).parent.parent / "data" / "dns"
 

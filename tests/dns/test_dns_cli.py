@@ -13,8 +13,8 @@ import pytest
 from dns_golden import DATA, cluster_file
 
 from svclab.cli import main
-from svclab.dns.loopback import LoopbackServer
 from svclab.dns.server import DnsServer
+from svclab.dns.serving import LoopbackServer
 
 SVCLAB = [sys.executable, "-m", "svclab"]
 MANIFEST = str(DATA / "coredns-handler.yaml")

@@ -23,9 +23,9 @@ pytestmark = pytest.mark.kernel
 # A lab run in its own process: prints its namespace prefix and server pid, then waits.
 RUN = """
 import sys, time
-from svclab.manifests import load_manifests
+from svclab.api.manifests import load_manifests
 from svclab.proxy.config import ProxyConfig
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 from svclab.kernel.topology import KernelNode, plan_topology
 state = ClusterState.from_manifests(load_manifests([sys.argv[1]]))
 with KernelNode(plan_topology(state, ProxyConfig(hostname_override="node-a"))) as node:

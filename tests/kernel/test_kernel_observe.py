@@ -124,8 +124,8 @@ def test_a_reader_without_root_gets_the_tracer() -> None:
     require(os.geteuid() == 0 and shutil.which("setpriv") is not None,
             "demoting to nobody needs root and setpriv (util-linux)")  # fmt: skip
     probe = (
-        "from svclab.kernel.lab import observe; from svclab.manifests import load_manifests; "
-        "from svclab.state import ClusterState; from svclab.proxy.config import ProxyConfig; "
+        "from svclab.kernel.lab import observe; from svclab.api.manifests import load_manifests; "
+        "from svclab.api.state import ClusterState; from svclab.proxy.config import ProxyConfig; "
         f"state = ClusterState.from_manifests(load_manifests([{str(MANIFESTS)!r}])); "
         "run = observe(state, ProxyConfig(hostname_override='node-a'), 'iptables', connections=3); "
         "print(run.ran); print(run.why)"

@@ -15,11 +15,11 @@ from typing import NamedTuple
 import pytest
 from test_proxy_iptables_golden import upstream_fake
 
-from svclab.manifests import load_manifests
-from svclab.proxy.iptables import render
-from svclab.proxy.iptables_trace import trace
-from svclab.proxy.trace import Packet, TraceResult
-from svclab.state import ClusterState
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState
+from svclab.proxy.iptables.render import render
+from svclab.proxy.iptables.trace import trace
+from svclab.proxy.packet import Packet, TraceResult
 
 FLOWS = Path(__file__).parent.parent / "data" / "proxy" / "iptables" / "flows"
 NODE_IP, NODE_IP_ALT, EXTERNAL_IP = "192.168.0.2", "192.168.1.2", "192.168.99.11"

@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from svclab.manifests import load_manifests, load_text
+from svclab.api.manifests import load_manifests, load_text
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import endpoint_chain, jump_rules, port_proto_hash, probability, render
-from svclab.proxy.iptables_restore import canonical_sort, parse
-from svclab.state import ClusterState
+from svclab.proxy.iptables.render import (
+    endpoint_chain,
+    jump_rules,
+    port_proto_hash,
+    probability,
+    render,
+)
+from svclab.proxy.rules.iptables import canonical_sort, parse
 
 DATA = Path(__file__).parent.parent / "data" / "proxy" / "iptables"
 

@@ -12,12 +12,12 @@ import kubernetes.client as k8s
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svclab.manifests import build_object
+from svclab.api.manifests import build_object
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render
-from svclab.proxy.iptables_trace import trace
-from svclab.proxy.trace import Packet, SourceKind
-from svclab.state import ClusterState
+from svclab.proxy.iptables.render import render
+from svclab.proxy.iptables.trace import trace
+from svclab.proxy.packet import Packet, SourceKind
 
 CONFIG = ProxyConfig(
     hostname_override="node-a", node_ips=["192.168.0.2"], cluster_cidr="10.0.0.0/8"

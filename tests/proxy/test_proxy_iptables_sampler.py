@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from svclab.manifests import load_manifests
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render
-from svclab.proxy.iptables_trace import IPTablesTracer, trace
+from svclab.proxy.iptables.render import render
+from svclab.proxy.iptables.trace import IPTablesTracer, trace
+from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import Sampler
-from svclab.proxy.trace import Packet
-from svclab.state import ClusterState
 
 DATA = Path(__file__).parent.parent / "data" / "proxy" / "iptables"
 CONFIG = ProxyConfig(

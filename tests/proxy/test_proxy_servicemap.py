@@ -3,10 +3,10 @@ endpointslicecache.go, topology.go; TestBuildServiceMapServiceHeadless / …Type
 
 from __future__ import annotations
 
-from svclab.manifests import load_text
+from svclab.api.manifests import load_text
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import build_service_ports, categorize_endpoints
-from svclab.state import ClusterState
 
 CONFIG = ProxyConfig(hostname_override="node-a")
 

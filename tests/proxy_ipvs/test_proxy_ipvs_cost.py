@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from svclab.proxy.cost import CONFIG, MODES, measure, service_ip, synthetic_state, table
-from svclab.proxy.ipvs import build
+from svclab.proxy.ipvs.render import build
 
 
 def test_synthetic_state_is_deterministic_and_seeded():

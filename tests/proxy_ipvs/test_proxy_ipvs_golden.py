@@ -3,7 +3,7 @@
 
 Upstream's IPVS tests compare a fake IPVS table, fake ipsets and the fake iptables chains with
 expected structures rather than text; these tests make the same comparisons against
-`svclab.proxy.ipvs.build` (virtual servers, set members) and the rendered restore text (per chain:
+`svclab.proxy.ipvs.render.build` (virtual servers, set members) and the rendered restore text (per chain:
 target, ``--match-set`` name, ``-s``). Upstream's fake proxier runs on node ``test-hostname``
 with the no-op local-traffic detector (no ``--cluster-cidr``).
 """
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import pytest
 
-from svclab.manifests import load_text
+from svclab.api.manifests import load_text
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables_restore import parse
-from svclab.proxy.ipvs import IPVSState, build
-from svclab.state import ClusterState
+from svclab.proxy.ipvs.render import IPVSState, build
+from svclab.proxy.rules.iptables import parse
 
 HOST = "test-hostname"
 

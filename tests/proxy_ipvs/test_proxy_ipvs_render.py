@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svclab.manifests import load_manifests
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.ipvs import RealServer, VirtualServer, render, render_ipvsadm
-from svclab.state import ClusterState
+from svclab.proxy.ipvs.render import RealServer, VirtualServer, render, render_ipvsadm
 
 DATA = Path(__file__).parents[1] / "data" / "proxy_ipvs"
 CONFIG = ProxyConfig(

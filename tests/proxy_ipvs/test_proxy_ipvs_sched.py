@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from svclab.errors import ManifestError
-from svclab.proxy.ipvs_sched import Connection, hash_32, schedule, sh_buckets
+from svclab.proxy.ipvs.sched import Connection, hash_32, schedule, sh_buckets
 
 SERVERS = ["a:80", "b:80", "c:80"]
 

@@ -15,12 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from svclab.manifests import load_manifests, load_text
+from svclab.api.manifests import load_manifests, load_text
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.ipvs import build
-from svclab.proxy.ipvs_trace import trace
-from svclab.proxy.trace import Packet
-from svclab.state import ClusterState
+from svclab.proxy.ipvs.render import build
+from svclab.proxy.ipvs.trace import trace
+from svclab.proxy.packet import Packet
 
 DATA = Path(__file__).parents[1] / "data" / "proxy_ipvs"
 CONFIG = ProxyConfig(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from svclab.manifests import load_manifests
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.trace import TraceResult
-from svclab.state import ClusterState
+from svclab.proxy.packet import TraceResult
 
 DATA = Path(__file__).parent.parent / "data" / "proxy_nft"
 

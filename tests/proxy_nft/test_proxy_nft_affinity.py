@@ -16,11 +16,12 @@ from collections.abc import Callable
 import pytest
 from nft_helpers import fake_config, manifests
 
-from svclab.proxy import iptables, nftables
-from svclab.proxy.iptables_trace import IPTablesTracer
-from svclab.proxy.nftables_trace import NFTablesTracer, NftError, load
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.nftables.render as nftables
+from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy.nftables.trace import NFTablesTracer, NftError, load
+from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import Sampler
-from svclab.proxy.trace import Packet
 
 CONFIG = fake_config()
 TIMEOUT = 30.0

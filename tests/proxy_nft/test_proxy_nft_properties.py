@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nft_helpers import fake_config
 
-from svclab.manifests import load_text
-from svclab.proxy.nftables import render
-from svclab.proxy.nftables_trace import trace
-from svclab.proxy.trace import Packet
-from svclab.state import ClusterState
+from svclab.api.manifests import load_text
+from svclab.api.state import ClusterState
+from svclab.proxy.nftables.render import render
+from svclab.proxy.nftables.trace import trace
+from svclab.proxy.packet import Packet
 
 POD, EXTERNAL, NODE_IP = "10.0.0.2", "203.0.113.2", "192.168.0.2"
 

@@ -13,9 +13,9 @@ import yaml
 from nft_helpers import DATA, fake_config, manifests, upstream_output
 
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.nftables import render
-from svclab.proxy.nftables_trace import NftError, load, trace
-from svclab.proxy.trace import Packet, SourceKind
+from svclab.proxy.nftables.render import render
+from svclab.proxy.nftables.trace import NftError, load, trace
+from svclab.proxy.packet import Packet, SourceKind
 
 
 def flow_cases():

@@ -1,5 +1,5 @@
 """Client-side balancing over ``examples/discover_endpoints.py``'s watch, measured in the sandbox
-(`svclab.sandbox.demo`), as the discovery chapter runs it."""
+(`svclab.pages.discovery`), as the discovery chapter runs it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from types import ModuleType
 from kubernetes import client
 
 from svclab.cluster import Cluster
-from svclab.sandbox import demo
+from svclab.pages import discovery as demo
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "labs" / "manifests" / "shop.yaml"

@@ -31,11 +31,11 @@ import dns.message
 import dns.query
 import kubernetes.client as k8s
 
-from svclab.dns.loopback import LoopbackServer
+from svclab.api.state import ClusterState
 from svclab.dns.server import DnsServer
+from svclab.dns.serving import LoopbackServer
 from svclab.errors import SvclabError
-from svclab.state import ClusterState
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 """Debian's path (sbin is often not on a user's PATH)."""

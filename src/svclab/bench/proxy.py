@@ -218,7 +218,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     """Print the table (``--quick`` for a short run)."""
-    from svclab.table import format_table
+    from svclab.report.tables import format_table
 
     print(format_table(run(quick="--quick" in sys.argv[1:])))
 

@@ -11,12 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from svclab.proxy import ipvs
+import svclab.proxy.ipvs.render as ipvs
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.cost import CONFIG, synthetic_state
-from svclab.proxy.iptables import render as render_iptables
-from svclab.proxy.nftables import render as render_nftables
-from svclab.state import ClusterState
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.nftables.render import render as render_nftables
 
 RENDERERS: dict[str, Callable[[ClusterState, ProxyConfig], str]] = {
     "iptables": render_iptables,
@@ -71,7 +71,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     """Print the table (``--quick`` for 100 vs 1,000 Services)."""
-    from svclab.table import format_table
+    from svclab.report.tables import format_table
 
     print(format_table(run(quick="--quick" in sys.argv[1:])))
 

@@ -44,7 +44,7 @@ def run(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     """Print the table."""
-    from svclab.table import format_table
+    from svclab.report.tables import format_table
 
     print(format_table(run()))
 

@@ -28,11 +28,11 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+from svclab.api.reading import read_state
 from svclab.cli import add_manifests_option
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
-from svclab.reading import read_state
 
 NO_REPLY = 9
 """Exit status when the server never answers (dig's)."""

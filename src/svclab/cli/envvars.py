@@ -28,13 +28,13 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.api.defaults import apply_defaults
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState, namespace_of
+from svclab.api.validation import check, dns1123_label
 from svclab.cli import add_manifests_option
-from svclab.defaults import apply_defaults
-from svclab.envvars import pod_env, service_env
+from svclab.cluster.envvars import pod_env, service_env
 from svclab.errors import ManifestError
-from svclab.manifests import load_manifests
-from svclab.state import ClusterState, namespace_of
-from svclab.validation import check, dns1123_label
 
 DESCRIPTION = """\
 Print NAME=value lines: the container's own variables (with --pod), then each visible Service's

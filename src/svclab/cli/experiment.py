@@ -20,7 +20,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 from svclab import experiments
 from svclab.errors import SvclabError
-from svclab.experiments.result import LANGS
+from svclab.report.result import LANGS
 
 SKIP = {"progress"}
 

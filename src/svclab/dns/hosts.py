@@ -10,8 +10,8 @@ import dns.rdatatype
 import dns.rrset
 
 from svclab.dns import wire
-from svclab.dns.loopback import LoopbackServer
 from svclab.dns.records import Answer
+from svclab.dns.serving import LoopbackServer
 
 
 class HostsServer(LoopbackServer):
@@ -19,7 +19,7 @@ class HostsServer(LoopbackServer):
     few names (like dnsmasq's ``--host-record``), NODATA for their other types and NXDOMAIN for
     every other name. Negative answers carry no SOA, so resolvers do not cache them.
 
-    >>> from svclab.dns.show import dig
+    >>> from svclab.pages.dns import dig
     >>> with HostsServer({"api.example.com": ["192.0.2.10", "2001:db8::10"]}) as srv:
     ...     print(dig(srv.address, "API.example.com", "AAAA", brief=True))
     ...     print(dig(srv.address, "api.example.com", "TXT", brief=True))

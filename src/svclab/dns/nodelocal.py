@@ -6,8 +6,8 @@ denial 9984 5 }``, ``forward … { force_tcp }``) it keeps answers at most 30 s,
 most 5 s, and — as CoreDNS's ``cache`` plugin raises short TTLs to its ``MINTTL`` — at least
 5 s; it serves the time left as every record's TTL, and asks upstream over TCP.
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.dns.server import DnsServer
 >>> from svclab.dns.resolver import CachingResolver, VirtualClock
 >>> state = ClusterState.from_manifests(load_text('''
@@ -42,9 +42,9 @@ import dns.rdatatype
 import dns.rrset
 
 from svclab.dns import wire
-from svclab.dns.loopback import LoopbackServer
 from svclab.dns.records import Answer
 from svclab.dns.resolver import Clock
+from svclab.dns.serving import LoopbackServer
 
 SUCCESS_TTL = 30
 DENIAL_TTL = 5

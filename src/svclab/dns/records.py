@@ -4,7 +4,7 @@ The table answers every (name, type) the way CoreDNS's ``kubernetes`` plugin doe
 which misses are NXDOMAIN and which are NODATA (an SOA in the authority section either way).
 Records only change when the cluster does, so every answer is built once per update.
 
->>> from svclab.manifests import load_text
+>>> from svclab.api.manifests import load_text
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -46,8 +46,8 @@ import dns.reversename
 import dns.rrset
 import kubernetes.client as k8s
 
+from svclab.api.state import ClusterState, namespace_of
 from svclab.errors import SvclabError
-from svclab.state import ClusterState, namespace_of
 
 SCHEMA_VERSION = "1.1.0"
 """The schema version published at ``dns-version.<zone>`` (spec section 1)."""

@@ -4,8 +4,8 @@ asked and when, and shows what it has cached.
 
 Time comes from an injectable clock, so tests and notebooks can jump ahead without waiting:
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.dns.server import DnsServer
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1

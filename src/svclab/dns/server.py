@@ -4,7 +4,7 @@ Answers are rendered once per distinct query and then served from a cache keyed 
 bytes after its ID: a repeated query costs a dictionary lookup and a 2-byte ID patch.
 
 >>> import dns.message, dns.query
->>> from svclab.manifests import load_text
+>>> from svclab.api.manifests import load_text
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -32,8 +32,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from svclab.api.state import ClusterState
 from svclab.dns import wire
-from svclab.dns.loopback import LoopbackServer
 from svclab.dns.records import (
     DEFAULT_REVERSE_ZONES,
     DEFAULT_TTL,
@@ -42,8 +42,8 @@ from svclab.dns.records import (
     RecordTable,
     build_records,
 )
+from svclab.dns.serving import LoopbackServer
 from svclab.errors import SvclabError
-from svclab.state import ClusterState
 
 UPSTREAM_TIMEOUT = 2.0
 CACHE_LIMIT = 100_000

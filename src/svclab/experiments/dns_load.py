@@ -22,15 +22,15 @@ import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
 
+from svclab.api.manifests import build_object
+from svclab.api.state import ClusterState
 from svclab.dns.nodelocal import NodeLocalCache
 from svclab.dns.resolver import CachingResolver, VirtualClock
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
-from svclab.experiments.result import Result, say
-from svclab.manifests import build_object
+from svclab.report.result import Result, say
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, simulate
-from svclab.state import ClusterState
 
 NAME = "dns-load"
 TITLE = {"en": "DNS load vs record TTL", "zh_CN": "DNS 负载与记录 TTL"}

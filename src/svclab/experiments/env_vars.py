@@ -1,8 +1,8 @@
 """Experiment 7: env-var discovery — the ordering pitfall, and how many variables Services add.
 
 Run on the in-process cluster: a client Pod started before its backend Service has no
-variables for it until it is recreated (`svclab.envvars.pod_env`); and every Service in the
-namespace adds its block of variables to every container (`svclab.envvars.service_env`).
+variables for it until it is recreated (`svclab.cluster.envvars.pod_env`); and every Service in the
+namespace adds its block of variables to every container (`svclab.cluster.envvars.service_env`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from svclab.cluster import Cluster
-from svclab.envvars import pod_env
-from svclab.experiments.result import Result, say
+from svclab.cluster.envvars import pod_env
+from svclab.report.result import Result, say
 
 NAME = "env-vars"
 TITLE = {"en": "Service discovery by environment variables", "zh_CN": "通过环境变量发现 Service"}

@@ -5,8 +5,8 @@ Three views, each from the package's own data planes:
 - ``spread``: the same arrivals of new connections to one Service with four Pods, each
   connection sent where the mode puts it: iptables ``statistic random`` and nftables
   ``numgen random`` drawn by `svclab.proxy.sampler.Sampler` through the rendered rules
-  (`svclab.proxy.iptables`, `svclab.proxy.nftables`), IPVS ``rr`` and ``lc`` by the
-  scheduler simulation `svclab.proxy.ipvs_sched` over the real servers `svclab.proxy.ipvs`
+  (`svclab.proxy.iptables.render`, `svclab.proxy.nftables.render`), IPVS ``rr`` and ``lc`` by the
+  scheduler simulation `svclab.proxy.ipvs.sched` over the real servers `svclab.proxy.ipvs.render`
   builds. Short connections carry one request each, so a Pod's load is the connections it
   got; long-lived ones (gRPC, WebSockets) carry requests for as long as they are open, so
   its load is the connections it has open. Random and round-robin spread *connections*;
@@ -27,19 +27,20 @@ import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.loopback import HttpClient, PodServers
-from svclab.experiments.result import Result, say
-from svclab.manifests import build_object
-from svclab.proxy import cost, ipvs
+import svclab.proxy.ipvs.render as ipvs
+from svclab.api.manifests import build_object
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.experiments._pods import HttpClient, PodServers
+from svclab.proxy import cost
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render as render_iptables
-from svclab.proxy.ipvs_sched import Connection, schedule
-from svclab.proxy.nftables import render as render_nftables
-from svclab.proxy.nftables_trace import trace as trace_nftables
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.ipvs.sched import Connection, schedule
+from svclab.proxy.nftables.render import render as render_nftables
+from svclab.proxy.nftables.trace import trace as trace_nftables
+from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
-from svclab.proxy.trace import Packet
 from svclab.proxy.userspace import UserspaceProxy
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.report.result import Result, say
 
 NAME = "proxy-modes"
 TITLE = {"en": "kube-proxy modes compared", "zh_CN": "kube-proxy 各模式对比"}

@@ -14,8 +14,8 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.result import Result, say
 from svclab.experiments.rollout_real import simulate_real
+from svclab.report.result import Result, say
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.rollout import rolling_update
 from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, simulate

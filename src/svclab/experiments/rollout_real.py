@@ -1,7 +1,7 @@
 """The rolling-update experiment on real sockets: the same Pods, clients and counts as the
 simulator (`svclab.sim.traffic`), but every lookup and request goes over loopback.
 
-- Pods are real HTTP servers (`svclab.experiments.loopback.PodServers`), Pod ``i`` of the
+- Pods are real HTTP servers (`svclab.experiments._pods.PodServers`), Pod ``i`` of the
   timeline on 127.77.1.(10 + i); each starts when it becomes ready and exits when gone.
 - The cluster DNS server (`svclab.dns.server.DnsServer`) serves a headless Service for DNS
   round-robin and a ClusterIP Service whose address is the userspace proxy
@@ -25,16 +25,16 @@ import math
 import kubernetes.client as k8s
 import numpy as np
 
+from svclab.api.manifests import build_object
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.dns.resolver import FOREVER, CachingResolver, VirtualClock
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
-from svclab.experiments.loopback import HttpClient, PodServers
-from svclab.manifests import build_object
+from svclab.experiments._pods import HttpClient, PodServers
 from svclab.proxy.userspace import UserspaceProxy
 from svclab.sim.engine import Engine
 from svclab.sim.lifecycle import Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, hold_seconds
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
 
 VIP = "127.77.1.1"
 """The ClusterIP: where the userspace proxy listens."""

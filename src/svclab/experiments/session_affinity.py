@@ -25,15 +25,15 @@ import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.result import Result, say
-from svclab.manifests import build_object
+from svclab.api.manifests import build_object
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render
+from svclab.proxy.iptables.render import render
+from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
-from svclab.proxy.trace import Packet
+from svclab.report.result import Result, say
 from svclab.sim.lifecycle import Timeline
 from svclab.sim.rollout import rolling_update
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
 
 NAME = "session-affinity"
 TITLE = {"en": "ClientIP session affinity and its timeout", "zh_CN": "ClientIP 会话亲和性及其超时"}

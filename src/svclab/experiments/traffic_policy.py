@@ -31,14 +31,14 @@ import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.result import Result, say
-from svclab.manifests import build_object
+from svclab.api.manifests import build_object
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render
+from svclab.proxy.iptables.render import render
+from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
 from svclab.proxy.servicemap import build_service_ports
-from svclab.proxy.trace import Packet
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.report.result import Result, say
 
 NAME = "traffic-policy"
 TITLE = {

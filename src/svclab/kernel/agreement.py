@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from svclab.api.state import ClusterState
 from svclab.kernel.drive import CONNECT_TIMEOUT, DROP_TIMEOUT, Connection, connect_many
 from svclab.kernel.lab import LabRun, source_of
-from svclab.kernel.simulate import sampler, trace
+from svclab.kernel.modelled import sampler, trace
 from svclab.kernel.stats import goodness_of_fit
 from svclab.kernel.topology import (
     KernelNode,
@@ -31,8 +32,7 @@ from svclab.kernel.topology import (
     source_address,
 )
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.trace import Packet
-from svclab.state import ClusterState
+from svclab.proxy.packet import Packet
 
 ALPHA = 1e-6
 """Significance of the distribution test: the false-failure rate of a correct kernel."""

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from svclab.api.state import ClusterState
 from svclab.kernel.drive import (
     DROP_TIMEOUT,
     Connection,
@@ -20,8 +21,8 @@ from svclab.kernel.drive import (
     summarize,
 )
 from svclab.kernel.load import render
+from svclab.kernel.modelled import Simulation, endpoint_choices
 from svclab.kernel.observe import ConntrackEntry, RuleCounter, conntrack_entries, rule_counters
-from svclab.kernel.simulate import Simulation, endpoint_choices
 from svclab.kernel.system import kernel_available
 from svclab.kernel.topology import (
     KernelNode,
@@ -33,8 +34,7 @@ from svclab.kernel.topology import (
 )
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import build_service_ports
-from svclab.state import ClusterState
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 
 @dataclass
@@ -250,7 +250,7 @@ def observe(
     kernel draws its own); `timeout` bounds the kernel's connections. ``ran`` and ``why`` on the
     result say which one answered and why.
 
-    >>> from svclab.manifests import load_text
+    >>> from svclab.api.manifests import load_text
     >>> state = ClusterState.from_manifests(load_text('''
     ... apiVersion: v1
     ... kind: Service

@@ -16,10 +16,11 @@ svclab.kernel.system.KernelError: mode 'ipvs' cannot run in this kernel (it has 
 
 from __future__ import annotations
 
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.nftables.render as nftables
+from svclab.api.state import ClusterState
 from svclab.kernel.system import COMMAND_TIMEOUT, KernelError, run
-from svclab.proxy import iptables, nftables
 from svclab.proxy.config import ProxyConfig
-from svclab.state import ClusterState
 
 MODES = ("iptables", "nftables")
 _RENDERERS = {"iptables": iptables.render, "nftables": nftables.render}

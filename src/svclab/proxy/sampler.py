@@ -31,9 +31,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables_trace import IPTablesTracer
-from svclab.proxy.nftables_trace import NFTablesTracer
-from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult
+from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy.nftables.trace import NFTablesTracer
+from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult
 
 TraceFunction = Callable[[Packet, frozenset[str]], TraceResult]
 """Trace a first packet, given the affinity records that currently hold its source."""

@@ -4,8 +4,8 @@ Mirrors upstream `pkg/proxy/service.go` (`newBaseServiceInfo`), `pkg/proxy/endpo
 and `pkg/proxy/topology.go` (`CategorizeEndpoints`). Every renderer (iptables, nftables, IPVS)
 reads the same `ServicePortInfo` list. IPv4 mode only.
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
@@ -46,9 +46,9 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab.addresses import parse_ip_sloppy
+from svclab.api.addresses import parse_ip_sloppy
+from svclab.api.state import ClusterState, namespace_of
 from svclab.proxy.config import ProxyConfig
-from svclab.state import ClusterState, namespace_of
 
 DEFAULT_AFFINITY_SECONDS = 10800
 """`sessionAffinityConfig.clientIP.timeoutSeconds` when the API server defaults it (3 hours)."""

@@ -34,9 +34,9 @@ from typing import Any
 import kubernetes.client as k8s
 import yaml
 
-from svclab.defaults import apply_defaults
+from svclab.api.defaults import apply_defaults
+from svclab.api.manifests import KINDS, build_object
 from svclab.errors import ManifestError
-from svclab.manifests import KINDS, build_object
 from svclab.sandbox import openapi, resources, status, tables
 from svclab.sandbox.patch import json_patch, merge_patch, strategic_merge_patch
 from svclab.sandbox.resources import RESOURCES_BY_PATH, Resource, field_value

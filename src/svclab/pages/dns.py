@@ -1,8 +1,8 @@
 """What the site's DNS pages show: dig-like answers from a live server, and the queries a Pod's
 lookup really sends.
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.dns.server import DnsServer
 >>> from svclab.dns.hosts import HostsServer
 >>> state = ClusterState.from_manifests(load_text('''
@@ -38,10 +38,10 @@ import dns.rdatatype
 import dns.rrset
 
 from svclab.cli.dns import dig_text
-from svclab.dns.loopback import LoggedQuery, LoopbackServer
 from svclab.dns.records import format_sections
 from svclab.dns.resolvconf import ResolvConf
 from svclab.dns.resolver import AddrInfo, GlibcResolver
+from svclab.dns.serving import LoggedQuery, LoopbackServer
 
 
 def dig(server: tuple[str, int], name: str, rdtype: str = "A", *, brief: bool = False) -> str:
@@ -96,7 +96,7 @@ def pod_lookup(
     in for the Pod's nameserver; the server's counters are reset first, so the log holds exactly
     this lookup's queries.
 
-    >>> from svclab.table import format_table
+    >>> from svclab.report.tables import format_table
     >>> from svclab.dns.hosts import HostsServer
     >>> with HostsServer({"db.corp.example": ["192.0.2.5"]}) as srv:
     ...     conf = ResolvConf(search=["corp.example"], ndots=1)
@@ -115,7 +115,7 @@ def search_table(server: LoopbackServer, conf: ResolvConf, names: Iterable[str])
     """For each name: its dots, how many queries its lookup cost at `server`, the candidate that
     answered and the addresses.
 
-    >>> from svclab.table import format_table
+    >>> from svclab.report.tables import format_table
     >>> from svclab.dns.hosts import HostsServer
     >>> with HostsServer({"db.corp.example": ["192.0.2.5"]}) as srv:
     ...     rows = search_table(srv, ResolvConf(search=["corp.example"], ndots=1), ["db", "x.y"])

@@ -14,10 +14,10 @@ run of new connections under the scheduler, i.e. its weight share (exact for rr 
 `TraceResult.evaluated` counts iptables rules evaluated; `lookups` counts hash lookups (one per
 ``-m set`` match evaluated, plus IPVS's own service lookup) — the scaling lesson's cost.
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
->>> from svclab.proxy.ipvs import build
+>>> from svclab.proxy.ipvs.render import build
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -46,9 +46,9 @@ import ipaddress
 from dataclasses import dataclass, replace
 
 from svclab.errors import ManifestError
-from svclab.proxy.iptables_restore import Rule, Table, parse, tokenize
-from svclab.proxy.ipvs import IPVSState
-from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult, infer_source
+from svclab.proxy.ipvs.render import IPVSState
+from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult, infer_source
+from svclab.proxy.rules.iptables import Rule, Table, parse, tokenize
 
 MAX_DEPTH = 16
 

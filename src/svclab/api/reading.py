@@ -34,10 +34,10 @@ from pathlib import Path
 
 import kubernetes.client as k8s
 
-from svclab.defaults import apply_defaults
-from svclab.manifests import load_manifests
-from svclab.state import ClusterState, namespace_of
-from svclab.validation import check, stored_objects
+from svclab.api.defaults import apply_defaults
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState, namespace_of
+from svclab.api.validation import check, stored_objects
 
 CLUSTER_SCOPED = (k8s.V1Node, k8s.V1Namespace)
 

@@ -24,8 +24,8 @@ What `render` prints, in order:
 - the ``iptables -I`` jumps kube-proxy ensures in built-in chains, then its `iptables-restore
   --noflush` input (`createAndLinkKubeChain`, `writeIptablesRules`, `acceptIPVSTraffic`).
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
@@ -61,15 +61,15 @@ from dataclasses import dataclass, field
 from functools import cmp_to_key, lru_cache
 
 from svclab import KUBERNETES_VERSION
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import JumpRule
+from svclab.proxy.iptables.render import JumpRule
 from svclab.proxy.servicemap import (
     ServicePortInfo,
     build_service_ports,
     categorize_endpoints,
     paused_gc,
 )
-from svclab.state import ClusterState
 
 DEFAULT_SCHEDULER = "rr"
 """`defaultScheduler`: used when ``--ipvs-scheduler`` is empty."""

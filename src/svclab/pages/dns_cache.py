@@ -8,7 +8,7 @@ something changed.
 >>> from svclab.cluster import Cluster
 >>> from svclab.dns.resolver import CachingResolver
 >>> from svclab.dns.server import DnsServer
->>> from svclab.table import format_table
+>>> from svclab.report.tables import format_table
 >>> cluster = Cluster(seed=0)
 >>> web = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
 ...        "spec": {"clusterIP": "10.96.0.20", "ports": [{"port": 80}]}}

@@ -6,10 +6,10 @@ transaction is the one a freshly started kube-proxy sends to a node without a ``
 table (its first, full sync); service ports come in namespace/name/port order, where kube-proxy
 walks a Go map in random order. IPv4 only, like `svclab.proxy.config`.
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
->>> from svclab.proxy.nftables_trace import load
+>>> from svclab.proxy.nftables.trace import load
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -42,6 +42,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import (
     Endpoint,
@@ -50,7 +51,6 @@ from svclab.proxy.servicemap import (
     categorize_endpoints,
     paused_gc,
 )
-from svclab.state import ClusterState
 
 FAMILY = "ip"
 TABLE = "kube-proxy"

@@ -4,8 +4,8 @@ Follows `syncProxyRules` of kube-proxy 1.35 (pkg/proxy/iptables/proxier.go) for 
 IPv4 node with the ClusterCIDR local-traffic detector (or none). Services are written in
 namespace/name/port order; kube-proxy's own order is its map order (upstream tests sort it away).
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
@@ -36,6 +36,7 @@ import ipaddress
 from dataclasses import dataclass
 from functools import lru_cache
 
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import (
     Endpoint,
@@ -44,7 +45,6 @@ from svclab.proxy.servicemap import (
     categorize_endpoints,
     paused_gc,
 )
-from svclab.state import ClusterState
 
 NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
 NFACCT_INVALID = "ct_state_invalid_dropped_pkts"

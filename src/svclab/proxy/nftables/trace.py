@@ -41,7 +41,7 @@ from fractions import Fraction
 
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult, infer_source
+from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult, infer_source
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{},]|[^\s{},"]+')
 
@@ -322,7 +322,7 @@ def load(text: str) -> Ruleset:
     >>> load("add chain ip nope c")
     Traceback (most recent call last):
     ...
-    svclab.proxy.nftables_trace.NftError: line 1: no such table ip nope
+    svclab.proxy.nftables.trace.NftError: line 1: no such table ip nope
     """
     ruleset = Ruleset()
     for number, raw in enumerate(text.splitlines(), 1):

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field, replace
 
 from svclab.errors import ManifestError
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import jump_rules_restore
-from svclab.proxy.iptables_restore import Rule, Table, parse
-from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult, infer_source
+from svclab.proxy.iptables.render import jump_rules_restore
+from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult, infer_source
+from svclab.proxy.rules.iptables import Rule, Table, parse
 
 MAX_DEPTH = 64
 """Deeper chain nesting means a jump loop (the kernel refuses those at load time)."""

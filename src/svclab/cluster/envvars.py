@@ -31,9 +31,9 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.api.manifests import object_label
+from svclab.api.state import ClusterState, namespace_of
 from svclab.errors import ManifestError
-from svclab.manifests import object_label
-from svclab.state import ClusterState, namespace_of
 
 EnvList = list[tuple[str, str]]
 

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import kubernetes.client as k8s
 
-from svclab.endpointslices import is_pod_ready
-from svclab.manifests import to_manifest_dict
+from svclab.api.manifests import to_manifest_dict
+from svclab.cluster.endpointslices import is_pod_ready
 
 if TYPE_CHECKING:
     from svclab.cluster import Cluster

@@ -27,13 +27,14 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
+import svclab.proxy.iptables.trace as iptables_trace
+import svclab.proxy.nftables.trace as nftables_trace
 from svclab.kernel.drive import Connection
 from svclab.kernel.observe import ConntrackEntry, RuleCounter
 from svclab.kernel.topology import TopologyPlan, source_address
-from svclab.proxy import iptables_trace, nftables_trace
 from svclab.proxy.config import ProxyConfig
+from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
-from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult
 
 SOURCE_KINDS = {"node": SourceKind.NODE, "client": SourceKind.EXTERNAL, "pod": SourceKind.POD}
 """The lab's sources as the tracer names them (the client is a host outside the cluster)."""

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 
 def backends(state: ClusterState, namespace: str, service: str) -> list[dict]:

@@ -1,0 +1,1 @@
+"""kube-proxy's nftables mode: `render` writes its `nft -f` transaction, `trace` runs it."""

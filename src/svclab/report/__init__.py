@@ -1,0 +1,1 @@
+"""What svclab shows: plain-text tables and the experiments' two-language results and figures."""
