@@ -21,6 +21,7 @@ import pytest
 from conftest import require
 from kernel_helpers import CONFIG, MANIFESTS, cluster, need_kernel
 
+from svclab.cli.kernel import lab_report
 from svclab.kernel import KernelUnavailable
 from svclab.kernel.agreement import agree
 from svclab.kernel.lab import LabRun, observe
@@ -72,7 +73,7 @@ def test_the_tracer_fallback_shows_snat_client_ips_and_drops(mode: str) -> None:
         assert sum(int(r["PACKETS"]) for r in run.counter_rows()) == answered
     else:
         assert run.counter_rows() == []
-    assert "not run in a kernel: use_kernel=False" in run.to_text()
+    assert "not run in a kernel: use_kernel=False" in lab_report(run)
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -151,7 +152,7 @@ def test_the_kernel_and_the_fallback_agree_on_what_chance_does_not_decide(mode: 
     assert [r.target for r in kernel.results] == [r.target for r in traced.results]
     assert kernel.seen() == traced.seen()
     for run in (kernel, traced):  # Pods outside the tracer's choices never answer
-        assert all(a.ok for a in agree(run, cluster(), CONFIG)), run.to_text()
+        assert all(a.ok for a in agree(run, cluster(), CONFIG)), lab_report(run)
     assert kernel.masqueraded() == traced.masqueraded()
     assert len(kernel.conntrack) == len(traced.conntrack)
     if mode == "iptables":  # the kernel keeps p x 2^31 and prints it back with 11 decimals

@@ -16,10 +16,11 @@ import argparse
 from svclab.cli.render import add_proxy_options, config_from_args, load_state
 from svclab.kernel.cleanup import cleanup
 from svclab.kernel.drive import DROP_TIMEOUT
-from svclab.kernel.lab import run_lab
+from svclab.kernel.lab import LabRun, run_lab
 from svclab.kernel.load import MODES
 from svclab.kernel.system import require_kernel
 from svclab.kernel.topology import SOURCES
+from svclab.report.tables import format_table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,8 +81,36 @@ def _demo(args: argparse.Namespace) -> int:
     require_kernel()
     config = config_from_args(args)
     lab = run_lab(load_state(args), config, args.mode, args.source, args.connections, args.timeout)
-    print(lab.to_text())
+    print(lab_report(lab))
     return 0
+
+
+def lab_report(run: LabRun) -> str:
+    """The demo's report of `run`: Pods hit and client addresses seen per address, then the records."""
+    size = len(run.rules.splitlines())
+    rules = f"{run.mode} rules (as `svclab render {run.mode}` prints them, {size} lines)"
+    source = f"the {run.source} ({run.source_ip})"
+    if run.ran == "kernel":
+        lines = [f"{rules} loaded into a node namespace ({run.node_ip}); "
+                 f"connections from {source}:"]  # fmt: skip
+        counted, conntrack = "iptables-save -c", "conntrack"
+    else:
+        lines = [f"{rules} walked by svclab's tracer, not run in a kernel: {run.why}",
+                 f"Connections drawn by its sampler, from {source}:"]  # fmt: skip
+        counted, conntrack = "as the sampler drew them", "conntrack (predicted)"
+    lines.append("")
+    rows = run.rows()
+    lines += [format_table(rows) if rows else "(no TCP Service addresses)", ""]
+    dnat = sum(1 for e in run.conntrack if e.dnat)
+    masq = ", ".join(f"{n} to {ip}" for ip, n in run.masqueraded().items()) or "none"
+    lines.append(f"{conntrack}: {len(run.conntrack)} entries, {dnat} DNATed, masqueraded: {masq}")
+    if run.mode == "nftables":
+        lines.append("rule counters: kube-proxy's nftables rules have no counter statements")
+    else:
+        lines.append(f"rule counters (first packets per endpoint choice, {counted}):")
+        hits = run.counter_rows()
+        lines += [f"  {row['PACKETS']:>6}  {row['RULE']}" for row in hits] or ["  none"]
+    return "\n".join(lines)
 
 
 def _cleanup(args: argparse.Namespace) -> int:

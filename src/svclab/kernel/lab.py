@@ -1,6 +1,6 @@
 """One lab run: build the node, load the rules, connect to every Service address, observe.
 
-What `svclab kernel demo` prints and what a notebook shows. `run_lab` needs the kernel and raises
+What `svclab kernel demo` prints (`svclab.cli.kernel.lab_report`) and what a notebook shows. `run_lab` needs the kernel and raises
 `KernelUnavailable` (one sentence) where it cannot run; `observe`, which notebooks call, then
 draws the same connections through svclab's tracer and sampler instead, and says which one ran.
 """
@@ -34,7 +34,6 @@ from svclab.kernel.topology import (
 )
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import build_service_ports
-from svclab.report.tables import format_table
 
 
 @dataclass
@@ -54,6 +53,7 @@ class TargetResult:
 class LabRun:
     """Everything one run saw: the rules it loaded, the answers, the kernel's own records.
 
+    >>> from svclab.report.tables import format_table
     >>> run = LabRun("iptables", "client", "203.0.113.10", "192.168.0.2", "", ran="tracer")
     >>> run.results.append(TargetResult(Target("demo/web:http", "NodePort", "192.168.0.2", 30080),
     ...     [Connection("ok", "web-a", "192.168.0.2:40000"), Connection("timeout")]))
@@ -133,35 +133,6 @@ class LabRun:
     def masqueraded(self) -> Counter[str]:
         """Address the source was masqueraded to → DNATed conntrack entries."""
         return Counter(e.snat for e in self.conntrack if e.dnat and e.snat)
-
-    def to_text(self) -> str:
-        """The demo's report: Pods hit and client addresses seen per address, then the records."""
-        size = len(self.rules.splitlines())
-        rules = f"{self.mode} rules (as `svclab render {self.mode}` prints them, {size} lines)"
-        source = f"the {self.source} ({self.source_ip})"
-        if self.ran == "kernel":
-            lines = [f"{rules} loaded into a node namespace ({self.node_ip}); "
-                     f"connections from {source}:"]  # fmt: skip
-            counted, conntrack = "iptables-save -c", "conntrack"
-        else:
-            lines = [f"{rules} walked by svclab's tracer, not run in a kernel: {self.why}",
-                     f"Connections drawn by its sampler, from {source}:"]  # fmt: skip
-            counted, conntrack = "as the sampler drew them", "conntrack (predicted)"
-        lines.append("")
-        rows = self.rows()
-        lines += [format_table(rows) if rows else "(no TCP Service addresses)", ""]
-        dnat = sum(1 for e in self.conntrack if e.dnat)
-        masq = ", ".join(f"{n} to {ip}" for ip, n in self.masqueraded().items()) or "none"
-        lines.append(
-            f"{conntrack}: {len(self.conntrack)} entries, {dnat} DNATed, masqueraded: {masq}"
-        )
-        if self.mode == "nftables":
-            lines.append("rule counters: kube-proxy's nftables rules have no counter statements")
-        else:
-            lines.append(f"rule counters (first packets per endpoint choice, {counted}):")
-            hits = self.counter_rows()
-            lines += [f"  {row['PACKETS']:>6}  {row['RULE']}" for row in hits] or ["  none"]
-        return "\n".join(lines)
 
 
 def source_of(node: KernelNode, source: str) -> tuple[str, str]:
@@ -251,6 +222,7 @@ def observe(
     result say which one answered and why.
 
     >>> from svclab.api.manifests import load_text
+    >>> from svclab.report.tables import format_table
     >>> state = ClusterState.from_manifests(load_text('''
     ... apiVersion: v1
     ... kind: Service

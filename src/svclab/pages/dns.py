@@ -37,7 +37,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.rrset
 
-from svclab.cli.dns import dig_text
+from svclab.dns.dig import dig_text
 from svclab.dns.records import format_sections
 from svclab.dns.resolvconf import ResolvConf
 from svclab.dns.resolver import AddrInfo, GlibcResolver
