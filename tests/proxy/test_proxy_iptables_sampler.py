@@ -28,20 +28,20 @@ def rules() -> str:
 
 def test_connections_spread_as_the_rules_say(rules):
     """4 endpoints, 4000 connections: each count within 4 standard deviations of 1000."""
-    counts = Sampler.for_iptables(rules, CONFIG, seed=7).run(SPREAD, 4000)
+    counts = Sampler.for_mode("iptables", rules, CONFIG, seed=7).run(SPREAD, 4000)
     assert sorted(counts) == [f"10.2.0.{i}:8080" for i in range(1, 5)]
     sigma = (4000 * 0.25 * 0.75) ** 0.5
     assert all(abs(c - 1000) < 4 * sigma for c in counts.values()), counts
 
 
 def test_seed_makes_runs_repeatable(rules):
-    runs = [Sampler.for_iptables(rules, CONFIG, seed=3).run(SPREAD, 200) for _ in range(2)]
+    runs = [Sampler.for_mode("iptables", rules, CONFIG, seed=3).run(SPREAD, 200) for _ in range(2)]
     assert runs[0] == runs[1]
 
 
 def test_established_flow_keeps_its_backend(rules):
     """Conntrack: the same 5-tuple is not load-balanced again, even without affinity."""
-    sampler = Sampler.for_iptables(rules, CONFIG, seed=1)
+    sampler = Sampler.for_mode("iptables", rules, CONFIG, seed=1)
     first = sampler.connect(SPREAD, sport=40000)
     assert {sampler.connect(SPREAD, sport=40000).destination for _ in range(200)} == {
         first.destination
@@ -52,7 +52,7 @@ def test_established_flow_keeps_its_backend(rules):
 
 def test_client_ip_affinity_sticks_within_timeout(rules):
     """`recent --rcheck --seconds 60`: reconnecting every 59 s refreshes the record and sticks."""
-    sampler = Sampler.for_iptables(rules, CONFIG, seed=5)
+    sampler = Sampler.for_mode("iptables", rules, CONFIG, seed=5)
     assert sampler.timeouts and set(sampler.timeouts.values()) == {60.0}
     counts = sampler.run(STICKY, 100, interval=59)
     assert len(counts) == 1
@@ -60,13 +60,13 @@ def test_client_ip_affinity_sticks_within_timeout(rules):
 
 def test_client_ip_affinity_expires(rules):
     """Reconnecting every 61 s finds the record too old: the client is balanced again."""
-    counts = Sampler.for_iptables(rules, CONFIG, seed=5).run(STICKY, 100, interval=61)
+    counts = Sampler.for_mode("iptables", rules, CONFIG, seed=5).run(STICKY, 100, interval=61)
     assert len(counts) == 3
 
 
 def test_affinity_is_per_client(rules):
     """Different clients stick to their own backends, so together they cover all three."""
-    sampler = Sampler.for_iptables(rules, CONFIG, seed=2)
+    sampler = Sampler.for_mode("iptables", rules, CONFIG, seed=2)
     clients = [Packet(f"10.9.1.{i}", "172.30.0.50", 80) for i in range(1, 61)]
     sampler.run(clients, 60)
     chosen = {c.src: sampler.connect(c, sport=60000).destination for c in clients}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from svclab.errors import SvclabError
 from svclab.proxy.cost import CONFIG, MODES, measure, service_ip, synthetic_state, table
 from svclab.proxy.ipvs.render import build
 
@@ -78,7 +79,7 @@ def test_table_has_every_mode_and_size():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError):
+    with pytest.raises(SvclabError):
         measure("ebpf", 3, 1)
     with pytest.raises(ValueError):
         measure("iptables", 0, 1)

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from svclab.api.manifests import load_manifests, load_text
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.ipvs.render import build
-from svclab.proxy.ipvs.trace import trace
+from svclab.proxy.ipvs.render import render
+from svclab.proxy.ipvs.trace import IPVSTracer, trace
 from svclab.proxy.packet import Packet
 
 DATA = Path(__file__).parents[1] / "data" / "proxy_ipvs"
@@ -30,11 +30,12 @@ CONFIG = ProxyConfig(
 
 @pytest.fixture(scope="module")
 def ipvs():
-    return build(ClusterState.from_manifests(load_manifests([DATA / "mixed.yaml"])), CONFIG)
+    state = ClusterState.from_manifests(load_manifests([DATA / "mixed.yaml"]))
+    return IPVSTracer(render(state, CONFIG), CONFIG)
 
 
 def test_pod_to_cluster_ip_reaches_every_endpoint_unmasqueraded(ipvs):
-    result = trace(ipvs, Packet("10.244.1.20", "10.96.0.20", 9000))
+    result = ipvs.trace(Packet("10.244.1.20", "10.96.0.20", 9000))
     assert result.verdict == "DNAT"
     assert result.destinations == {"10.244.1.8:9000": 0.5, "10.244.2.9:9000": 0.5}
     assert result.masquerade is False
@@ -42,42 +43,42 @@ def test_pod_to_cluster_ip_reaches_every_endpoint_unmasqueraded(ipvs):
 
 
 def test_off_cluster_source_to_cluster_ip_is_masqueraded(ipvs):
-    assert trace(ipvs, Packet("203.0.113.9", "10.96.0.20", 9000)).masquerade is True
+    assert ipvs.trace(Packet("203.0.113.9", "10.96.0.20", 9000)).masquerade is True
 
 
 def test_hairpin_through_the_vip_is_masqueraded(ipvs):
     """A pod reaching its own Service and landing on itself: KUBE-LOOP-BACK masquerades."""
     outcomes = {
         o.destination: o.masquerade
-        for o in trace(ipvs, Packet("10.244.1.8", "10.96.0.20", 9000)).outcomes
+        for o in ipvs.trace(Packet("10.244.1.8", "10.96.0.20", 9000)).outcomes
     }
     assert outcomes == {"10.244.1.8:9000": True, "10.244.2.9:9000": False}
 
 
 def test_udp_service(ipvs):
-    result = trace(ipvs, Packet("10.244.1.20", "10.96.0.53", 53, "udp"))
+    result = ipvs.trace(Packet("10.244.1.20", "10.96.0.53", 53, "udp"))
     assert result.destinations == {"10.244.3.3:53": 1.0}
 
 
 def test_service_without_endpoints_never_dnats(ipvs):
-    result = trace(ipvs, Packet("10.244.1.20", "10.96.0.99", 8443))
+    result = ipvs.trace(Packet("10.244.1.20", "10.96.0.99", 8443))
     assert result.verdict == "NO-MATCH" and result.destinations == {}
 
 
 def test_other_port_on_a_vip_is_rejected(ipvs):
     """KUBE-IPVS-FILTER: a new connection to a kube-ipvs0 address on a port with no Service."""
-    assert trace(ipvs, Packet("10.244.1.20", "10.96.0.20", 22)).verdict == "REJECT"
+    assert ipvs.trace(Packet("10.244.1.20", "10.96.0.20", 22)).verdict == "REJECT"
 
 
 def test_load_balancer_source_ranges(ipvs):
     """In range: DNAT to the local endpoint only (ETP Local), source kept; out of range: DROP."""
-    allowed = trace(ipvs, Packet("203.0.113.9", "198.51.100.4", 80))
+    allowed = ipvs.trace(Packet("203.0.113.9", "198.51.100.4", 80))
     assert allowed.destinations == {"10.244.1.5:8080": 1.0} and allowed.masquerade is False
-    assert trace(ipvs, Packet("198.18.0.1", "198.51.100.4", 80)).verdict == "DROP"
+    assert ipvs.trace(Packet("198.18.0.1", "198.51.100.4", 80)).verdict == "DROP"
 
 
 def test_node_port_local_policy_keeps_source(ipvs):
-    result = trace(ipvs, Packet("203.0.113.9", "192.168.0.2", 30080))
+    result = ipvs.trace(Packet("203.0.113.9", "192.168.0.2", 30080))
     assert result.destinations == {"10.244.1.5:8080": 1.0}
     assert result.masquerade is False
 
@@ -96,8 +97,8 @@ addressType: IPv4
 endpoints: [{addresses: [10.244.2.2], nodeName: node-2}]
 ports: [{port: 8080}]
 """
-    ipvs = build(ClusterState.from_manifests(load_text(text, "test")), CONFIG)
-    result = trace(ipvs, Packet("203.0.113.9", "192.168.0.2", 30001))
+    ipvs = IPVSTracer(render(ClusterState.from_manifests(load_text(text, "test")), CONFIG), CONFIG)
+    result = ipvs.trace(Packet("203.0.113.9", "192.168.0.2", 30001))
     assert result.destinations == {"10.244.2.2:8080": 1.0} and result.masquerade is True
 
 
@@ -122,8 +123,11 @@ endpoints: [{{addresses: [10.244.9.{i % 250 + 1}]}}]
 ports: [{{port: 8080}}]
 """
             )
-        ipvs = build(ClusterState.from_manifests(load_text("---\n".join(docs), "test")), CONFIG)
-        result = trace(ipvs, Packet("10.244.1.20", "10.96.0.1", 80))
+        ipvs = IPVSTracer(
+            render(ClusterState.from_manifests(load_text("---\n".join(docs), "test")), CONFIG),
+            CONFIG,
+        )
+        result = ipvs.trace(Packet("10.244.1.20", "10.96.0.1", 80))
         assert result.verdict == "DNAT"
         return result.evaluated, result.lookups
 
@@ -152,10 +156,8 @@ addressType: IPv4
 endpoints: [{endpoints}]
 ports: [{{port: 8080}}]
 """
-    result = trace(
-        build(ClusterState.from_manifests(load_text(text, "test")), CONFIG),
-        Packet("10.244.1.20", "10.96.7.7", 80),
-    )
+    rendered = render(ClusterState.from_manifests(load_text(text, "test")), CONFIG)
+    result = trace(rendered, Packet("10.244.1.20", "10.96.7.7", 80), CONFIG)
     expected = {f"10.244.5.{i + 1}:8080" for i in range(n) if ready[i]}
     assert set(result.destinations) == expected
     if expected:

@@ -11,16 +11,12 @@ timeoutSeconds, and is balanced again once it is older.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from nft_helpers import fake_config, manifests
 
-import svclab.proxy.iptables.render as iptables
-import svclab.proxy.nftables.render as nftables
-from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy import modes
 from svclab.proxy.nftables.trace import NFTablesTracer, NftError, load
-from svclab.proxy.packet import Packet
+from svclab.proxy.packet import Packet, Tracer
 from svclab.proxy.sampler import Sampler
 
 CONFIG = fake_config()
@@ -30,27 +26,24 @@ STICKY = Packet("10.9.0.7", "172.30.0.60", 80)
 PLAIN = Packet("10.9.0.7", "172.30.0.61", 80)
 ENDPOINTS = {"10.1.0.1:8080", "10.1.0.2:8080", "10.1.0.3:8080"}
 
-MODES: dict[str, tuple[Callable, type, Callable[..., Sampler]]] = {
-    "iptables": (iptables.render, IPTablesTracer, Sampler.for_iptables),
-    "nftables": (nftables.render, NFTablesTracer, Sampler.for_nftables),
-}
+AFFINITY_MODES = ("iptables", "nftables")
+"""The modes whose rules keep ClientIP affinity (IPVS persistence is not traced)."""
 
 
-@pytest.fixture(scope="module", params=sorted(MODES))
+@pytest.fixture(scope="module", params=AFFINITY_MODES)
 def plane(request: pytest.FixtureRequest) -> tuple[str, str]:
     """(mode, the rules kube-proxy in that mode writes for affinity.yaml)."""
-    render = MODES[request.param][0]
-    return request.param, render(manifests("affinity.yaml"), CONFIG)
+    return request.param, modes.render(request.param, manifests("affinity.yaml"), CONFIG)
 
 
-def tracer(plane: tuple[str, str]) -> IPTablesTracer | NFTablesTracer:
+def tracer(plane: tuple[str, str]) -> Tracer:
     mode, text = plane
-    return MODES[mode][1](text, CONFIG)
+    return modes.get(mode).tracer(text, CONFIG)
 
 
 def sampler(plane: tuple[str, str], seed: int) -> Sampler:
     mode, text = plane
-    return MODES[mode][2](text, CONFIG, seed=seed)
+    return Sampler.for_mode(mode, text, CONFIG, seed=seed)
 
 
 def test_first_packet_splits_uniformly_and_records_its_endpoint(plane):

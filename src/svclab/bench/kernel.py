@@ -31,7 +31,7 @@ import kubernetes.client as k8s
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.kernel import kernel_available
 from svclab.kernel.drive import connect_latencies
-from svclab.kernel.load import MODES, render
+from svclab.kernel.load import MODES, render, restore_command
 from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
@@ -47,13 +47,13 @@ BUDGET = 600.0
 """Seconds one load may take; iptables-restore with the nf_tables backend grows quadratically."""
 QUICK_BUDGET = 60.0
 SERIES = {
-    "iptables": ("iptables", False),
-    "iptables-legacy": ("iptables", True),
-    "nftables": ("nftables", False),
+    label: (mode, legacy)
+    for mode in MODES
+    for label, legacy in ((mode, False), (f"{mode}-legacy", True))
+    if not legacy or restore_command(mode, legacy=True) != restore_command(mode)
 }
-"""Series label -> (kube-proxy mode, legacy iptables backend)."""
-RESTORE = {"iptables": "iptables-restore", "iptables-legacy": "iptables-legacy-restore",
-           "nftables": "nft"}  # fmt: skip
+"""Series label -> (kube-proxy mode, legacy iptables backend): every kernel mode, and iptables
+once more with its legacy backend."""
 WARMUP = 50
 """Connections made before timing starts (ARP, the first conntrack entries, code paths)."""
 CONFIG = ProxyConfig(
@@ -139,7 +139,11 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     sizes, connections, budget = (
         (QUICK_SIZES, QUICK_CONNECTIONS, QUICK_BUDGET) if quick else (SIZES, CONNECTIONS, BUDGET)
     )
-    series = [s for s in SERIES if shutil.which(RESTORE[s]) is not None]
+    series = [
+        label
+        for label, (mode, legacy) in SERIES.items()
+        if shutil.which(restore_command(mode, legacy=legacy)[0])
+    ]
     rows: list[dict[str, Any]] = []
     for n in sizes:
         state = synthetic_cluster(n)

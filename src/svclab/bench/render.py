@@ -11,18 +11,11 @@ import sys
 import time
 from collections.abc import Callable
 
-import svclab.proxy.ipvs.render as ipvs
 from svclab.api.state import ClusterState
+from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.cost import CONFIG, synthetic_state
-from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.nftables.render import render as render_nftables
 
-RENDERERS: dict[str, Callable[[ClusterState, ProxyConfig], str]] = {
-    "iptables": render_iptables,
-    "nftables": render_nftables,
-    "ipvs": ipvs.render,
-}
 ENDPOINTS_PER_SERVICE = 5
 BUDGET_SECONDS = 120.0
 """Stop repeating once the benchmark has run this long (a slow machine still finishes)."""
@@ -51,12 +44,12 @@ def run(quick: bool = False) -> list[dict]:
     deadline = time.perf_counter() + BUDGET_SECONDS
     states = {n: synthetic_state(n, ENDPOINTS_PER_SERVICE) for n in (small, large)}
     rows = []
-    for mode, render in RENDERERS.items():
-        small_s, _ = _fastest(render, states[small], 5, deadline)
-        large_s, size = _fastest(render, states[large], 3, deadline)
+    for mode in modes.MODES:
+        small_s, _ = _fastest(mode.render, states[small], 5, deadline)
+        large_s, size = _fastest(mode.render, states[large], 3, deadline)
         rows.append(
             {
-                "mode": mode,
+                "mode": mode.name,
                 "services": large,
                 "endpoints": large * ENDPOINTS_PER_SERVICE,
                 "seconds": round(large_s, 3),

@@ -23,22 +23,14 @@ COMMIT
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from svclab.api.reading import read_state
 from svclab.api.state import ClusterState
 from svclab.cli import add_manifests_option
-from svclab.errors import SvclabError
+from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
-
-RENDERERS = {
-    "iptables": "svclab.proxy.iptables.render",
-    "nftables": "svclab.proxy.nftables.render",
-    "ipvs": "svclab.proxy.ipvs.render",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +41,7 @@ def register(subparsers: Any) -> None:
         description="Print exactly what kube-proxy 1.35 hands to iptables-restore or nft -f for "
         "these Services and EndpointSlices on one node, or the IPVS state it sets up.",
     )
-    parser.add_argument("mode", choices=tuple(RENDERERS), help="kube-proxy mode")
+    parser.add_argument("mode", choices=modes.names(), help="kube-proxy mode")
     add_proxy_options(parser)
     parser.add_argument(
         "--ipvs-scheduler",
@@ -154,18 +146,11 @@ def load_state(args: argparse.Namespace) -> ClusterState:
     return read_state(args.filename)
 
 
-def mode_function(module: str, name: str, mode: str) -> Callable[..., Any]:
-    """`module.name`, imported only when that mode is asked for."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ModuleNotFoundError, AttributeError):
-        raise SvclabError(f"{mode} mode is not available in this svclab build") from None
-
-
 def run(args: argparse.Namespace) -> int:
     """Render and print."""
     config = config_from_args(args)
-    renderer = mode_function(RENDERERS[args.mode], "render", args.mode)
-    options = {"scheduler": args.ipvs_scheduler} if args.mode == "ipvs" else {}
-    sys.stdout.write(renderer(load_state(args), config, **options))
+    options = (
+        {"scheduler": args.ipvs_scheduler} if "scheduler" in modes.get(args.mode).options else {}
+    )
+    sys.stdout.write(modes.render(args.mode, load_state(args), config, **options))
     return 0

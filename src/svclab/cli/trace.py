@@ -1,4 +1,4 @@
-"""``svclab trace iptables|nftables``: follow one first packet through the rules kube-proxy would write.
+"""``svclab trace iptables|nftables|ipvs``: follow one first packet through the rules kube-proxy would write.
 
 >>> import pathlib, tempfile
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -34,13 +34,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from svclab.cli.render import add_proxy_options, config_from_args, load_state, mode_function
+from svclab.cli.render import add_proxy_options, config_from_args, load_state
+from svclab.proxy import modes
 from svclab.proxy.packet import PROTOCOLS, Packet, SourceKind
-
-TRACERS = {
-    "iptables": ("svclab.proxy.iptables.render", "svclab.proxy.iptables.trace"),
-    "nftables": ("svclab.proxy.nftables.render", "svclab.proxy.nftables.trace"),
-}
 
 
 def register(subparsers: Any) -> None:
@@ -52,7 +48,7 @@ def register(subparsers: Any) -> None:
         "the way the kernel would: print the verdict, every possible DNAT destination with its "
         "probability, whether the packet is masqueraded, and the rules it matched.",
     )
-    parser.add_argument("mode", choices=tuple(TRACERS), help="kube-proxy mode")
+    parser.add_argument("mode", choices=modes.names(), help="kube-proxy mode")
     add_proxy_options(parser)
     packet = parser.add_argument_group("packet")
     packet.add_argument("--src", required=True, metavar="IP", help="source address")
@@ -71,10 +67,8 @@ def run(args: argparse.Namespace) -> int:
     """Render, trace and print."""
     config = config_from_args(args)
     packet = Packet(args.src, args.dst, args.dport, args.proto)
-    render_module, trace_module = TRACERS[args.mode]
-    render = mode_function(render_module, "render", args.mode)
-    trace = mode_function(trace_module, "trace", args.mode)
-    text = render(load_state(args), config)
-    result = trace(text, packet, config, SourceKind(args.source) if args.source else None)
+    text = modes.render(args.mode, load_state(args), config)
+    source = SourceKind(args.source) if args.source else None
+    result = modes.trace(args.mode, text, packet, config, source)
     print(result.format())
     return 0

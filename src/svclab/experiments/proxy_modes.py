@@ -31,12 +31,9 @@ import svclab.proxy.ipvs.render as ipvs
 from svclab.api.manifests import build_object
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.experiments._pods import HttpClient, PodServers
-from svclab.proxy import cost
+from svclab.proxy import cost, modes
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables.render import render as render_iptables
 from svclab.proxy.ipvs.sched import Connection, schedule
-from svclab.proxy.nftables.render import render as render_nftables
-from svclab.proxy.nftables.trace import trace as trace_nftables
 from svclab.proxy.packet import Packet
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
 from svclab.proxy.userspace import UserspaceProxy
@@ -104,11 +101,9 @@ def place(mode: str, state: ClusterState, conns: list[Connection], seed: int) ->
         vs = ipvs.build(state, CONFIG, scheduler).lookup("TCP", CLUSTER_IP, PORT)
         picks = schedule(scheduler, [rs.address for rs in vs.real_servers], conns)  # type: ignore[union-attr]
         return [p or "" for p in picks]
-    if mode == "iptables random":
-        sampler = Sampler.for_iptables(render_iptables(state, CONFIG), CONFIG, seed=seed)
-    else:
-        text = render_nftables(state, CONFIG)
-        sampler = Sampler(lambda packet, _: trace_nftables(text, packet, CONFIG), {}, seed=seed)
+    kube_proxy_mode = mode.split()[0]  # "iptables random", "nftables numgen"
+    text = modes.render(kube_proxy_mode, state, CONFIG)
+    sampler = Sampler.for_mode(kube_proxy_mode, text, CONFIG, seed=seed)
     packet = Packet(CLIENT, CLUSTER_IP, PORT)
     placed = []
     for i in range(len(conns)):

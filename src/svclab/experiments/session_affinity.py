@@ -88,7 +88,7 @@ def sampler(
 ) -> Sampler:
     """A sampler over freshly rendered rules; with `previous`, its clock and affinity records
     carry over (kube-proxy re-syncing the rules on a running node)."""
-    new = Sampler.for_iptables(render(state(pod_ips, timeout), CONFIG), CONFIG, seed=seed)
+    new = Sampler.for_mode("iptables", render(state(pod_ips, timeout), CONFIG), CONFIG, seed=seed)
     if previous is not None:
         new.now, new.affinity = previous.now, previous.affinity
     return new

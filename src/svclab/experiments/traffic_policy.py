@@ -266,7 +266,9 @@ def run(
     nodes = layout(pods_per_node, zones)
     state = cluster_state(nodes)
     samplers = {
-        node.name: Sampler.for_iptables(render(state, node.config()), node.config(), seed=seed + k)
+        node.name: Sampler.for_mode(
+            "iptables", render(state, node.config()), node.config(), seed=seed + k
+        )
         for k, node in enumerate(nodes)
     }
     healthy = [n for n in nodes if local_ready_endpoints(state, n, "etp-local") > 0]

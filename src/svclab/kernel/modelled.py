@@ -27,11 +27,10 @@ import ipaddress
 from collections import Counter
 from dataclasses import dataclass
 
-import svclab.proxy.iptables.trace as iptables_trace
-import svclab.proxy.nftables.trace as nftables_trace
 from svclab.kernel.drive import Connection
 from svclab.kernel.observe import ConntrackEntry, RuleCounter
 from svclab.kernel.topology import TopologyPlan, source_address
+from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult
 from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
@@ -39,18 +38,15 @@ from svclab.proxy.sampler import EPHEMERAL_PORTS, Sampler
 SOURCE_KINDS = {"node": SourceKind.NODE, "client": SourceKind.EXTERNAL, "pod": SourceKind.POD}
 """The lab's sources as the tracer names them (the client is a host outside the cluster)."""
 
-_TRACERS = {"iptables": iptables_trace.trace, "nftables": nftables_trace.trace}
-_SAMPLERS = {"iptables": Sampler.for_iptables, "nftables": Sampler.for_nftables}
-
 
 def trace(mode: str, rules: str, packet: Packet, config: ProxyConfig, source: str) -> TraceResult:
     """The tracer of `mode` on `packet` coming from `source` (node, client or pod)."""
-    return _TRACERS[mode](rules, packet, config, SOURCE_KINDS[source])
+    return modes.trace(mode, rules, packet, config, SOURCE_KINDS[source])
 
 
 def sampler(mode: str, rules: str, config: ProxyConfig, source: str, seed: int) -> Sampler:
     """A sampler of `mode` over `rules` for connections from `source`."""
-    return _SAMPLERS[mode](rules, config, seed=seed, source=SOURCE_KINDS[source])
+    return Sampler.for_mode(mode, rules, config, seed=seed, source=SOURCE_KINDS[source])
 
 
 @dataclass(frozen=True)

@@ -26,17 +26,13 @@ import random
 
 import kubernetes.client as k8s
 
-import svclab.proxy.ipvs.render as ipvs_mode
-import svclab.proxy.ipvs.trace as ipvs_trace
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.iptables.trace import IPTablesTracer
-from svclab.proxy.nftables.render import render as render_nftables
-from svclab.proxy.nftables.trace import trace as trace_nftables
+from svclab.proxy.modes import get as get_mode
+from svclab.proxy.modes import names as mode_names
 from svclab.proxy.packet import Packet
 
-MODES = ("iptables", "nftables", "ipvs")
+MODES = mode_names()
 SERVICE_BASE = ipaddress.IPv4Address("10.96.0.1")
 POD_BASE = ipaddress.IPv4Address("10.244.0.1")
 NAMESPACE = "bench"
@@ -129,62 +125,24 @@ def measure(
 def _measure(
     mode: str, state: ClusterState, n_services: int, endpoints_per_service: int, target: int | None
 ) -> dict:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}")
+    spec = get_mode(mode)
     index = n_services - 1 if target is None else target
     packet = Packet(CLIENT, service_ip(index), 80)
+    text = spec.render(state, CONFIG)
+    result = spec.tracer(text, CONFIG).trace(packet)
+    rules, elements = spec.rule_set_size(text, CONFIG)
     row: dict = {
         "mode": mode,
         "services": n_services,
         "endpoints_per_service": endpoints_per_service,
+        "first_packet": result.evaluated,
+        "lookups": result.lookups,
+        "rules": rules,
+        "elements": elements,
     }
-    if mode == "iptables":
-        text = render_iptables(state, CONFIG)
-        result = IPTablesTracer(text, CONFIG).trace(packet)
-        rules = sum(line.startswith("-A ") for line in text.splitlines())
-        row |= {"first_packet": result.evaluated, "lookups": 0, "rules": rules, "elements": 0}
-    elif mode == "nftables":
-        text = render_nftables(state, CONFIG)
-        result = trace_nftables(text, packet, CONFIG)
-        lines = text.splitlines()
-        rules = sum(line.startswith(("add rule", "insert rule")) for line in lines)
-        elements = sum(_element_count(line) for line in lines if line.startswith("add element"))
-        row |= {
-            "first_packet": result.evaluated,
-            "lookups": 0,
-            "rules": rules,
-            "elements": elements,
-        }
-    else:
-        built = ipvs_mode.build(state, CONFIG)
-        result = ipvs_trace.trace(built, packet)
-        rules = sum(line.startswith("-A ") for line in built.restore.splitlines())
-        elements = sum(len(s.entries) for s in built.ipsets) + sum(
-            1 + len(vs.real_servers) for vs in built.virtual_servers
-        )
-        row |= {
-            "first_packet": result.evaluated,
-            "lookups": result.lookups,
-            "rules": rules,
-            "elements": elements,
-        }
     row["size"] = row["rules"] + row["elements"]
     row["verdict"] = result.verdict
     return row
-
-
-def _element_count(line: str) -> int:
-    """Elements in one ``add element … { a, b : c, … }`` line (top-level commas + 1).
-
-    >>> _element_count("add element ip t m { 10.0.0.1 . tcp . 80 : goto x , 10.0.0.2 . tcp . 80 : goto y }")
-    2
-    """
-    body = line[line.index("{") + 1 : line.rindex("}")]
-    depth, count = 0, 1
-    for char in body:
-        depth += {"{": 1, "}": -1}.get(char, 0)
-        count += char == "," and depth == 0
-    return count
 
 
 def table(

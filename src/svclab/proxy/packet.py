@@ -1,4 +1,4 @@
-"""What every data-plane tracer takes and returns: a `Packet` and a `TraceResult`.
+"""What every data-plane tracer takes and returns: a `Packet`, a `TraceResult`, the `Tracer` shape.
 
 A trace follows the first packet of a connection through the rules. Random choices
 (`statistic`, `numgen`) split it into `Outcome` branches, each with its probability.
@@ -30,8 +30,10 @@ svclab.errors.ManifestError: packet: --dport: 0 is not a port (1-65535)
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from svclab.errors import ManifestError
 from svclab.proxy.config import ProxyConfig
@@ -133,6 +135,8 @@ class TraceResult:
     """Every rule matched while walking all branches, in walk order."""
     evaluated: int = 0
     """Rules (or map lookups) evaluated, matching or not: the first-packet cost."""
+    lookups: int = 0
+    """Hash lookups besides the rules (IPVS: ipset matches and the virtual-server lookup)."""
 
     @property
     def verdict(self) -> str:
@@ -178,6 +182,24 @@ class TraceResult:
         lines.append("visited rules:" if self.rules else "visited rules: none")
         lines.extend(f"  {rule}" for rule in self.rules)
         return "\n".join(lines)
+
+
+class Tracer(Protocol):
+    """A mode's tracer over rendered text: what `svclab.proxy.modes` builds and a sampler draws from."""
+
+    @property
+    def affinity_timeouts(self) -> Mapping[str, float]:
+        """Affinity record name → seconds a client stays in it."""
+        ...
+
+    def trace(
+        self,
+        packet: Packet,
+        source: SourceKind | None = None,
+        affinity: frozenset[str] = frozenset(),
+    ) -> TraceResult:
+        """Every branch of `packet`, given the affinity records holding its source."""
+        ...
 
 
 _SOURCE_TEXT = {

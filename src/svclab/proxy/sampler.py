@@ -13,7 +13,7 @@ later first packets from that client see it while it is younger than the record'
 ... COMMIT
 ... '''
 >>> from svclab.proxy.config import ProxyConfig
->>> sampler = Sampler.for_iptables(rules, ProxyConfig(hostname_override="n"), seed=1)
+>>> sampler = Sampler.for_mode("iptables", rules, ProxyConfig(hostname_override="n"), seed=1)
 >>> counts = sampler.run(Packet("10.9.0.1", "172.30.0.1", 80), 1000)
 >>> sorted(counts), 400 < counts["10.0.0.1:80"] < 600
 (['10.0.0.1:80', '10.0.0.2:80'], True)
@@ -28,30 +28,13 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
 
+from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables.trace import IPTablesTracer
-from svclab.proxy.nftables.trace import NFTablesTracer
-from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult
+from svclab.proxy.packet import Outcome, Packet, SourceKind, Tracer, TraceResult
 
 TraceFunction = Callable[[Packet, frozenset[str]], TraceResult]
 """Trace a first packet, given the affinity records that currently hold its source."""
-
-
-class Tracer(Protocol):
-    """What a sampler needs of a mode's tracer (`IPTablesTracer`, `NFTablesTracer`)."""
-
-    @property
-    def affinity_timeouts(self) -> Mapping[str, float]:
-        """Affinity record name → seconds a client stays in it."""
-        ...
-
-    def trace(
-        self, packet: Packet, source: SourceKind | None, affinity: frozenset[str]
-    ) -> TraceResult:
-        """Every branch of `packet`, given the affinity records holding its source."""
-        ...
 
 
 EPHEMERAL_PORTS = range(32768, 61000)
@@ -78,17 +61,19 @@ class Sampler:
         self._next_port: dict[str, int] = {}
 
     @classmethod
-    def for_iptables(
-        cls, text: str, config: ProxyConfig, *, seed: int = 0, source: SourceKind | None = None
+    def for_mode(
+        cls,
+        mode: str,
+        text: str,
+        config: ProxyConfig,
+        *,
+        seed: int = 0,
+        source: SourceKind | None = None,
     ) -> Sampler:
-        """A sampler over iptables-restore text (kube-proxy's jumps are added, as in `trace`)."""
-        return cls._over(IPTablesTracer(text, config), seed, source)
+        """A sampler over `text` as `mode`'s tracer reads it (see `svclab.proxy.modes`).
 
-    @classmethod
-    def for_nftables(
-        cls, text: str, config: ProxyConfig, *, seed: int = 0, source: SourceKind | None = None
-    ) -> Sampler:
-        """A sampler over an `nft -f` ruleset; its sets with a timeout hold affinity.
+        iptables: kube-proxy's built-in-chain jumps are added, as in its `trace`; nftables: sets
+        with a timeout hold affinity.
 
         >>> text = '''add table ip t
         ... add chain ip t pre { type nat hook prerouting priority -100 ; }
@@ -104,7 +89,7 @@ class Sampler:
         ... add rule ip t b update @seen-b { ip saddr }
         ... add rule ip t b meta l4proto tcp dnat to 10.1.0.2:80
         ... '''
-        >>> sampler = Sampler.for_nftables(text, ProxyConfig(hostname_override="n"), seed=1)
+        >>> sampler = Sampler.for_mode("nftables", text, ProxyConfig(hostname_override="n"), seed=1)
         >>> sampler.timeouts
         {'seen-a': 10.0, 'seen-b': 10.0}
         >>> packet = Packet("10.9.0.1", "172.30.0.1", 80)
@@ -114,10 +99,11 @@ class Sampler:
         >>> sorted(sampler.run(packet, 100, interval=11))  # each finds it expired
         ['10.1.0.1:80', '10.1.0.2:80']
         """
-        return cls._over(NFTablesTracer(text, config), seed, source)
+        return cls.over(modes.get(mode).tracer(text, config), seed=seed, source=source)
 
     @classmethod
-    def _over(cls, tracer: Tracer, seed: int, source: SourceKind | None) -> Sampler:
+    def over(cls, tracer: Tracer, *, seed: int = 0, source: SourceKind | None = None) -> Sampler:
+        """A sampler drawing from `tracer`'s branches for packets from `source` (default: guessed)."""
         return cls(
             lambda packet, fresh: tracer.trace(packet, source, fresh),
             tracer.affinity_timeouts,

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
 from functools import lru_cache
 
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
+from svclab.proxy.rules.iptables import JumpRule
 from svclab.proxy.servicemap import (
     Endpoint,
     ServicePortInfo,
@@ -97,20 +97,6 @@ def probability(n: int) -> str:
     ['1.0000000000', '0.5000000000', '0.3333333333', '0.0000100000', '0.0000099999']
     """
     return f"{1.0 / n:.10f}"
-
-
-@dataclass(frozen=True, slots=True)
-class JumpRule:
-    """A rule kube-proxy ensures in a built-in chain (`iptablesJumpChains`), outside the restore input."""
-
-    table: str
-    chain: str
-    args: str
-
-    @property
-    def line(self) -> str:
-        """The rule as an ``-A`` line."""
-        return f"-A {self.chain} {self.args}"
 
 
 # (table, built-in chain, kube chain, extra match, comment) in upstream's list order, followed by
@@ -504,3 +490,12 @@ class _Writer:
             '-A KUBE-FORWARD -m comment --comment "kubernetes forwarding conntrack rule" '
             "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
         ]
+
+
+def rule_set_size(text: str, config: ProxyConfig) -> tuple[int, int]:
+    """(``-A`` rules, 0) of rendered restore text: iptables has no sets.
+
+    >>> rule_set_size("*nat\\n-A KUBE-SERVICES -j RETURN\\nCOMMIT\\n", ProxyConfig(hostname_override="n"))
+    (1, 0)
+    """
+    return sum(line.startswith("-A ") for line in text.splitlines()), 0

@@ -63,7 +63,7 @@ from functools import cmp_to_key, lru_cache
 from svclab import KUBERNETES_VERSION
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables.render import JumpRule
+from svclab.proxy.rules.iptables import JumpRule
 from svclab.proxy.servicemap import (
     ServicePortInfo,
     build_service_ports,

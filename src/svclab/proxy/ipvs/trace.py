@@ -1,7 +1,9 @@
 """Run kube-proxy's IPVS-mode rules on a first packet: iptables with ipset matches, then IPVS.
 
-The walk uses the rendered rules themselves (`IPVSState.restore` and its built-in-chain jumps)
-and the sets' members; it knows nothing of Services. Hooks, as the kernel meets them with
+Like the other modes' tracers it takes the text `render` prints: `load` reads the virtual
+servers, the sets and the iptables rules back from it. The walk uses the rendered rules
+themselves (the restore input and its built-in-chain jumps) and the sets' members; it knows
+nothing of Services. Hooks, as the kernel meets them with
 ``net.ipv4.vs.conntrack=1``:
 
 - from a pod or another host: nat PREROUTING; if the destination is local (a node address or
@@ -17,7 +19,7 @@ run of new connections under the scheduler, i.e. its weight share (exact for rr 
 >>> from svclab.api.manifests import load_text
 >>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
->>> from svclab.proxy.ipvs.render import build
+>>> from svclab.proxy.ipvs.render import build, render
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -33,31 +35,30 @@ run of new connections under the scheduler, i.e. its weight share (exact for rr 
 ... '''))
 >>> config = ProxyConfig(hostname_override="node-1", node_ips=["192.168.0.2"],
 ...                      cluster_cidr="10.0.0.0/8")
->>> result = trace(build(state, config), Packet("10.0.0.5", "10.20.30.41", 80))
+>>> text = render(state, config)
+>>> result = trace(text, Packet("10.0.0.5", "10.20.30.41", 80), config)
 >>> result.verdict, result.destinations, result.masquerade
 ('DNAT', {'10.180.0.1:80': 0.5, '10.180.0.2:80': 0.5}, False)
->>> trace(build(state, config), Packet("203.0.113.9", "10.20.30.41", 80)).masquerade
+>>> trace(text, Packet("203.0.113.9", "10.20.30.41", 80), config).masquerade
 True
+>>> loaded = load(text, config)  # the text holds the state: servers, sets, rules
+>>> loaded.restore == build(state, config).restore, loaded.lookup("TCP", "10.20.30.41", 80).scheduler
+(True, 'rr')
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, replace
 
 from svclab.errors import ManifestError
-from svclab.proxy.ipvs.render import IPVSState
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.ipvs.render import IPSet, IPVSState, RealServer, VirtualServer
 from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult, infer_source
-from svclab.proxy.rules.iptables import Rule, Table, parse, tokenize
+from svclab.proxy.rules.iptables import JumpRule, Rule, Table, parse, tokenize
 
 MAX_DEPTH = 16
-
-
-@dataclass(frozen=True, slots=True)
-class IPVSTrace(TraceResult):
-    """A `TraceResult` that also counts hash lookups (ipset matches and the IPVS service lookup)."""
-
-    lookups: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,8 +191,35 @@ class _Walker:
         )
 
 
-def trace(ipvs: IPVSState, packet: Packet, source: SourceKind | None = None) -> IPVSTrace:
-    """Every real server a first packet can reach, whether it is masqueraded, and the cost."""
+class IPVSTracer:
+    """Rendered IPVS-mode text, read back once, ready to trace many packets (used by the sampler).
+
+    Virtual-server persistence (ClientIP affinity) is not modelled here: `affinity_timeouts` is
+    empty, so a sampler draws every connection afresh.
+    """
+
+    def __init__(self, text: str, config: ProxyConfig) -> None:
+        self.ipvs = _cached_load(text, config)
+        self.affinity_timeouts: dict[str, float] = {}
+
+    def trace(
+        self,
+        packet: Packet,
+        source: SourceKind | None = None,
+        affinity: frozenset[str] = frozenset(),
+    ) -> TraceResult:
+        """Every real server a first packet can reach, whether it is masqueraded, and the cost."""
+        return _trace(self.ipvs, packet, source)
+
+
+def trace(
+    text: str, packet: Packet, config: ProxyConfig, source: SourceKind | None = None
+) -> TraceResult:
+    """Trace `packet` through the IPVS-mode state `text` (what `render` prints)."""
+    return IPVSTracer(text, config).trace(packet, source)
+
+
+def _trace(ipvs: IPVSState, packet: Packet, source: SourceKind | None) -> TraceResult:
     kind = source or infer_source(packet, ipvs.config)
     walker = _Walker(ipvs)
     pkt = _Packet(packet.src, packet.dst, packet.dport, packet.proto)
@@ -245,6 +273,81 @@ def trace(ipvs: IPVSState, packet: Packet, source: SourceKind | None = None) -> 
 
 def _result(
     packet: Packet, kind: SourceKind, walker: _Walker, outcomes: tuple[Outcome, ...]
-) -> IPVSTrace:
+) -> TraceResult:
     walked = dict.fromkeys(rule for outcome in outcomes for rule in outcome.rules)
-    return IPVSTrace(packet, kind, outcomes, tuple(walked), walker.rules, walker.lookups)
+    return TraceResult(packet, kind, outcomes, tuple(walked), walker.rules, walker.lookups)
+
+
+_SECTIONS = (
+    "# --- ipvsadm -Ln\n",
+    "# --- ipset save\n",
+    "# --- iptables: jumps kube-proxy ensures in built-in chains\n",
+    "# --- iptables-restore --noflush input\n",
+)
+
+
+def load(text: str, config: ProxyConfig) -> IPVSState:
+    """The `IPVSState` that `render` printed as `text`, read back (its service names aside)."""
+    starts = [text.find(header) for header in _SECTIONS]
+    if -1 in starts or starts != sorted(starts):
+        raise ManifestError("IPVS state", "", "", "not the text `svclab render ipvs` prints")
+    ends = [*starts[1:], len(text)]
+    listing, sets, jumps, restore = (
+        text[start + len(header) : end]
+        for header, start, end in zip(_SECTIONS, starts, ends, strict=True)
+    )
+    return IPVSState(
+        _virtual_servers(listing.splitlines()[3:]),
+        _ipsets(sets.splitlines()),
+        tuple(_jump(line) for line in jumps.splitlines()),
+        restore,
+        config,
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_load(text: str, config: ProxyConfig) -> IPVSState:
+    return load(text, config)
+
+
+def _virtual_servers(lines: list[str]) -> tuple[VirtualServer, ...]:
+    servers: list[VirtualServer] = []
+    for line in filter(None, (line.rstrip() for line in lines)):
+        if line.startswith("  -> "):  # a real server of the virtual server above
+            address, _, weight = line.split()[1:4]
+            ip, _, port = address.rpartition(":")
+            real = (*servers[-1].real_servers, RealServer(ip, int(port), int(weight)))
+            servers[-1] = replace(servers[-1], real_servers=real)
+            continue
+        protocol, address, scheduler, *flags = line.split()
+        ip, _, port = address.rpartition(":")
+        persistent = int(flags[flags.index("persistent") + 1]) if "persistent" in flags else 0
+        servers.append(VirtualServer(protocol, ip, int(port), scheduler, persistent))
+    return tuple(servers)
+
+
+def _ipsets(lines: list[str]) -> tuple[IPSet, ...]:
+    kinds: dict[str, str] = {}
+    members: dict[str, list[str]] = {}
+    for line in lines:
+        verb, name, rest = line.split(" ", 2)
+        if verb == "create":
+            kinds[name], members[name] = rest.split()[0], []
+        else:
+            members[name].append(rest)
+    return tuple(IPSet(name, kinds[name], tuple(members[name])) for name in kinds)
+
+
+def _jump(line: str) -> JumpRule:
+    _, _, table, _, chain, args = line.split(" ", 5)  # iptables -t TABLE -I CHAIN ARGS
+    return JumpRule(table, chain, args)
+
+
+def rule_set_size(text: str, config: ProxyConfig) -> tuple[int, int]:
+    """(iptables rules, ipset members + virtual servers + real servers) of rendered `text`."""
+    ipvs = _cached_load(text, config)
+    rules = sum(line.startswith("-A ") for line in ipvs.restore.splitlines())
+    elements = sum(len(s.entries) for s in ipvs.ipsets) + sum(
+        1 + len(vs.real_servers) for vs in ipvs.virtual_servers
+    )
+    return rules, elements

@@ -492,3 +492,24 @@ def render(state: ClusterState, config: ProxyConfig) -> str:
         for port in build_service_ports(state, config):
             _service_port(tx, port, node)
         return tx.text()
+
+
+def rule_set_size(text: str, config: ProxyConfig) -> tuple[int, int]:
+    """(rules, set and map elements) of a rendered transaction: what the kernel holds."""
+    lines = text.splitlines()
+    rules = sum(line.startswith(("add rule", "insert rule")) for line in lines)
+    return rules, sum(_element_count(line) for line in lines if line.startswith("add element"))
+
+
+def _element_count(line: str) -> int:
+    """Elements in one ``add element … { a, b : c, … }`` line (top-level commas + 1).
+
+    >>> _element_count("add element ip t m { 10.0.0.1 . tcp . 80 : goto x , 10.0.0.2 . tcp . 80 : goto y }")
+    2
+    """
+    body = line[line.index("{") + 1 : line.rindex("}")]
+    depth, count = 0, 1
+    for char in body:
+        depth += {"{": 1, "}": -1}.get(char, 0)
+        count += char == "," and depth == 0
+    return count

@@ -1,4 +1,5 @@
-"""Read `iptables-restore` text into tables, chains and rules, and sort it as upstream's tests do.
+"""`iptables-restore` text: read it into tables, chains and rules, sort it as upstream's tests do, and
+the jump rules kube-proxy ensures in built-in chains outside it.
 
 >>> tables = parse('''*nat
 ... :KUBE-SERVICES - [0:0]
@@ -156,3 +157,17 @@ def canonical_sort(text: str) -> str:
         out.extend(table.deletions)
         out.append("COMMIT")
     return "\n".join(out) + "\n"
+
+
+@dataclass(frozen=True, slots=True)
+class JumpRule:
+    """A rule kube-proxy ensures in a built-in chain (`iptablesJumpChains`), outside the restore input."""
+
+    table: str
+    chain: str
+    args: str
+
+    @property
+    def line(self) -> str:
+        """The rule as an ``-A`` line."""
+        return f"-A {self.chain} {self.args}"
