@@ -31,12 +31,12 @@ namespace/name/port order; kube-proxy's own order is its map order (upstream tes
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from functools import lru_cache
 
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
+from svclab.proxy.naming import sha256_base32
 from svclab.proxy.rules.iptables import JumpRule
 from svclab.proxy.servicemap import (
     Endpoint,
@@ -51,33 +51,13 @@ NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
 NFACCT_LOCALHOST_NODEPORTS = "localhost_nps_accepted_pkts"
 
 
-# 16 base32 characters encode exactly the first 10 bytes of the digest, 10 bits per table lookup.
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_B32_PAIRS = [a + b for a in _B32 for b in _B32]
-
-
 def port_proto_hash(service_port_name: str, protocol: str) -> str:
     """`portProtoHash`: base32(sha256(name + protocol)), first 16 characters.
 
     >>> port_proto_hash("ns1/svc1:p80", "tcp"), port_proto_hash("ns1/svc1", "tcp")
     ('XPGD46QRK7WJZT7O', 'AQI2S6QIMU7PVVRP')
-    >>> import base64
-    >>> digest = hashlib.sha256(b"ns1/svc1:p80tcp").digest()
-    >>> port_proto_hash("ns1/svc1:p80", "tcp") == base64.b32encode(digest)[:16].decode()
-    True
     """
-    n = int.from_bytes(hashlib.sha256((service_port_name + protocol).encode()).digest()[:10], "big")
-    pairs = _B32_PAIRS
-    return (
-        pairs[n >> 70]
-        + pairs[(n >> 60) & 1023]
-        + pairs[(n >> 50) & 1023]
-        + pairs[(n >> 40) & 1023]
-        + pairs[(n >> 30) & 1023]
-        + pairs[(n >> 20) & 1023]
-        + pairs[(n >> 10) & 1023]
-        + pairs[n & 1023]
-    )
+    return sha256_base32(service_port_name + protocol, 16)
 
 
 def endpoint_chain(service_port_name: str, protocol: str, endpoint: str) -> str:

@@ -37,13 +37,13 @@ meta l4proto tcp dnat to 10.1.0.5:8080
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
 from dataclasses import dataclass
 
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
+from svclab.proxy.naming import sha256_base32
 from svclab.proxy.servicemap import (
     Endpoint,
     ServicePortInfo,
@@ -88,9 +88,6 @@ MARK_MASQ_CHAIN = "mark-for-masquerade"
 REJECT_CHAIN = "reject-chain"
 NO_LOCALHOST = "ip daddr != 127.0.0.0/8"
 
-_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648, Go's base32.StdEncoding
-_B32_PAIRS = [a + b for a in _B32 for b in _B32]  # every 10-bit value as two characters
-
 # knftables.NameLengthMax (256) minus the longest prefix kube-proxy reserves (16).
 CHAIN_NAME_BASE_MAX = 256 - 16
 
@@ -101,13 +98,7 @@ def hash_and_truncate(name: str) -> str:
     >>> hash_and_truncate("ns1/svc1/tcp/p80")
     'ULMVA6XW-ns1/svc1/tcp/p80'
     """
-    # The first 8 base32 characters encode exactly the first 40 bits of the digest; four
-    # 10-bit table lookups are much faster than `base64.b32encode` (pure Python) per name.
-    bits = int.from_bytes(hashlib.sha256(name.encode()).digest()[:5], "big")
-    name = (
-        f"{_B32_PAIRS[bits >> 30]}{_B32_PAIRS[bits >> 20 & 1023]}"
-        f"{_B32_PAIRS[bits >> 10 & 1023]}{_B32_PAIRS[bits & 1023]}-{name}"
-    )
+    name = f"{sha256_base32(name, 8)}-{name}"
     if len(name) > CHAIN_NAME_BASE_MAX:
         name = name[: CHAIN_NAME_BASE_MAX - 3] + "..."
     return name
