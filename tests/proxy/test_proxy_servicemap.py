@@ -6,7 +6,8 @@ from __future__ import annotations
 from svclab.api.manifests import load_text
 from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.servicemap import build_service_ports, categorize_endpoints
+from svclab.proxy.servicemap import build_service_ports
+from svclab.proxy.topology import categorize_endpoints
 
 CONFIG = ProxyConfig(hostname_override="node-a")
 

@@ -1,8 +1,8 @@
 """kube-proxy's view of a cluster: service ports and their endpoints, as plain data.
 
-Mirrors upstream `pkg/proxy/service.go` (`newBaseServiceInfo`), `pkg/proxy/endpointslicecache.go`
-and `pkg/proxy/topology.go` (`CategorizeEndpoints`). Every renderer (iptables, nftables, IPVS)
-reads the same `ServicePortInfo` list. IPv4 mode only.
+Mirrors upstream `pkg/proxy/service.go` (`newBaseServiceInfo`) and
+`pkg/proxy/endpointslicecache.go`. Every renderer (iptables, nftables, IPVS) reads the same
+`ServicePortInfo` list; `svclab.proxy.topology` then picks the endpoints each may use. IPv4 only.
 
 >>> from svclab.api.manifests import load_text
 >>> from svclab.api.state import ClusterState
@@ -30,9 +30,6 @@ reads the same `ServicePortInfo` list. IPv4 mode only.
 ('shop/web:http', 'TCP', '10.96.0.10', 80)
 >>> [(ep.address, ep.ready, ep.is_local) for ep in port.endpoints]
 [('10.244.1.10:8080', True, True), ('10.244.1.9:8080', True, False), ('10.244.2.1:8080', False, False)]
->>> cats = categorize_endpoints(port, ProxyConfig(hostname_override="node-a"))
->>> [ep.address for ep in cats.cluster], cats.local, cats.has_any
-(['10.244.1.10:8080', '10.244.1.9:8080'], (), True)
 """
 
 from __future__ import annotations
@@ -135,18 +132,6 @@ class ServicePortInfo:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointCategories:
-    """The result of upstream `CategorizeEndpoints` for one service port."""
-
-    cluster: tuple[Endpoint, ...]
-    local: tuple[Endpoint, ...]
-    all_reachable: tuple[Endpoint, ...]
-    """Union of cluster and local, in ``ip:port`` order (KUBE-SEP chains are made for these)."""
-    has_any: bool
-    """Some endpoint anywhere is ready or serving-and-terminating."""
-
-
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector while a renderer runs.
@@ -179,71 +164,6 @@ def build_service_ports(state: ClusterState, config: ProxyConfig) -> list[Servic
     for service in sorted(state.services, key=lambda s: (namespace_of(s), s.metadata.name or "")):
         ports.extend(_service_ports(service, endpoints_by_key))
     return ports
-
-
-def categorize_endpoints(port: ServicePortInfo, config: ProxyConfig) -> EndpointCategories:
-    """Split `port.endpoints` into the Cluster- and Local-policy sets (upstream `CategorizeEndpoints`).
-
-    Usable means ready, falling back (separately for each set) to serving-and-terminating.
-    Topology hints (zone, and same-node as `PreferSameTrafficDistribution`, on by default in 1.35)
-    narrow the cluster set when every ready endpoint carries them and one fits this node.
-
-    >>> eps = (Endpoint("10.0.0.1", 80, ready=False, serving=True, terminating=True, is_local=True),
-    ...        Endpoint("10.0.0.2", 80, ready=False, serving=False, terminating=True))
-    >>> port = ServicePortInfo("ns", "s", "", "TCP", "172.30.0.1", 80, endpoints=eps)
-    >>> cats = categorize_endpoints(port, ProxyConfig(hostname_override="n"))
-    >>> [ep.ip for ep in cats.cluster], cats.has_any
-    (['10.0.0.1'], True)
-    """
-    endpoints = port.endpoints
-    if not endpoints:
-        return EndpointCategories((), (), (), False)
-    cluster: tuple[Endpoint, ...] = ()
-    has_any = False
-    topology = ""
-    if port.uses_cluster_endpoints:
-        topology = _topology_mode(endpoints, config)
-        cluster = tuple(
-            ep for ep in endpoints if ep.ready and _available(ep, topology, config)
-        ) or tuple(ep for ep in endpoints if ep.serving and ep.terminating)
-        has_any = bool(cluster)
-    if not port.uses_local_endpoints:
-        return EndpointCategories(cluster, (), cluster, has_any)
-
-    usable = [ep for ep in endpoints if ep.ready or (ep.serving and ep.terminating)]
-    has_any = has_any or bool(usable)
-    local = tuple(ep for ep in endpoints if ep.is_local and ep.ready)
-    terminating_fallback = not local
-    if terminating_fallback:
-        local = tuple(ep for ep in endpoints if ep.is_local and ep.serving and ep.terminating)
-    if not port.uses_cluster_endpoints:
-        return EndpointCategories((), local, local, has_any)
-    if not topology and not terminating_fallback:
-        return EndpointCategories(cluster, local, cluster, has_any)
-    merged = {ep.address: ep for ep in (*cluster, *local)}
-    reachable = tuple(sorted(merged.values(), key=lambda ep: ep.address))
-    return EndpointCategories(cluster, local, reachable, has_any)
-
-
-def _topology_mode(endpoints: tuple[Endpoint, ...], config: ProxyConfig) -> str:
-    """Upstream `topologyModeFromHints`: "", "PreferSameNode" or "PreferSameZone"."""
-    ready = [ep for ep in endpoints if ep.ready]
-    if not ready:
-        return ""
-    node, zone = config.hostname_override, config.node_zone
-    if all(ep.node_hints for ep in ready) and any(node in ep.node_hints for ep in ready):
-        return "PreferSameNode"
-    if all(ep.zone_hints for ep in ready) and any(zone in ep.zone_hints for ep in ready):
-        return "PreferSameZone"
-    return ""
-
-
-def _available(ep: Endpoint, topology: str, config: ProxyConfig) -> bool:
-    if topology == "PreferSameNode":
-        return config.hostname_override in ep.node_hints
-    if topology == "PreferSameZone":
-        return config.node_zone in ep.zone_hints
-    return True
 
 
 def _ipv4(text: str) -> str | None:

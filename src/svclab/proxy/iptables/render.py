@@ -42,9 +42,9 @@ from svclab.proxy.servicemap import (
     Endpoint,
     ServicePortInfo,
     build_service_ports,
-    categorize_endpoints,
     paused_gc,
 )
+from svclab.proxy.topology import plan_policy
 
 NODEPORTS_COMMENT = '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"'
 NFACCT_INVALID = "ct_state_invalid_dropped_pkts"
@@ -256,20 +256,20 @@ class _Writer:
         base = port_proto_hash(name, proto)
         cluster_chain, local_chain = f"KUBE-SVC-{base}", f"KUBE-SVL-{base}"
         ext_chain, fw_chain = f"KUBE-EXT-{base}", f"KUBE-FW-{base}"
-        cats = categorize_endpoints(svc, self.config)
+        plan = plan_policy(svc, self.config)
+        cats = plan.categories
         seps = {ep.address: endpoint_chain(name, proto, ep.address) for ep in cats.all_reachable}
-        has_endpoints = cats.has_any
-        uses_cluster = bool(cats.cluster) and svc.uses_cluster_endpoints
-        uses_local = bool(cats.local) and svc.uses_local_endpoints
-
-        internal_chain, has_internal = cluster_chain, has_endpoints
-        if svc.internal_policy_local:
-            internal_chain, has_internal = local_chain, has_endpoints and bool(cats.local)
-        external_policy_chain, has_external = cluster_chain, has_endpoints
-        if svc.external_policy_local:
-            external_policy_chain, has_external = local_chain, has_endpoints and bool(cats.local)
-        uses_ext = has_endpoints and svc.externally_accessible
-        uses_fw = has_endpoints and bool(svc.load_balancer_ips) and bool(svc.source_ranges)
+        has_endpoints, has_internal, has_external = (
+            plan.has_endpoints,
+            plan.has_internal,
+            plan.has_external,
+        )
+        uses_cluster, uses_local, uses_ext = plan.uses_cluster, plan.uses_local, plan.uses_external
+        internal_chain = local_chain if plan.internal_local else cluster_chain
+        external_policy_chain = local_chain if plan.external_local else cluster_chain
+        uses_fw = (
+            has_endpoints and plan.uses_firewall
+        )  # iptables: no firewall chain without endpoints
         lb_chain = fw_chain if uses_fw else ext_chain
 
         if not has_endpoints:

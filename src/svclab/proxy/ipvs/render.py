@@ -67,9 +67,9 @@ from svclab.proxy.rules.iptables import JumpRule
 from svclab.proxy.servicemap import (
     ServicePortInfo,
     build_service_ports,
-    categorize_endpoints,
     paused_gc,
 )
+from svclab.proxy.topology import categorize_endpoints
 
 DEFAULT_SCHEDULER = "rr"
 """`defaultScheduler`: used when ``--ipvs-scheduler`` is empty."""

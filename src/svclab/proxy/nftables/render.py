@@ -48,9 +48,9 @@ from svclab.proxy.servicemap import (
     Endpoint,
     ServicePortInfo,
     build_service_ports,
-    categorize_endpoints,
     paused_gc,
 )
+from svclab.proxy.topology import plan_policy
 
 FAMILY = "ip"
 TABLE = "kube-proxy"
@@ -325,7 +325,8 @@ class _Node:
 
 def _service_port(tx: _Transaction, port: ServicePortInfo, node: _Node) -> None:
     """Chains, rules and map elements of one service port (the loop body of `syncProxyRules`)."""
-    cats = categorize_endpoints(port, node.config)
+    plan = plan_policy(port, node.config)
+    cats = plan.categories
     proto, name = port.proto, port.name
     base = service_chain_base(port)
     cluster_chain, local_chain = f"service-{base}", f"local-{base}"
@@ -335,21 +336,16 @@ def _service_port(tx: _Transaction, port: ServicePortInfo, node: _Node) -> None:
 
     for ep_base in endpoint_bases.values():
         tx.ensure_chain(f"endpoint-{ep_base}")
-    uses_cluster_chain = bool(cats.cluster) and port.uses_cluster_endpoints
+    uses_cluster_chain, uses_local_chain = plan.uses_cluster, plan.uses_local
     if uses_cluster_chain:
         tx.ensure_chain(cluster_chain)
-    uses_local_chain = bool(cats.local) and port.uses_local_endpoints
     if uses_local_chain:
         tx.ensure_chain(local_chain)
 
-    internal_chain, has_internal = cluster_chain, cats.has_any
-    if port.internal_policy_local:
-        internal_chain, has_internal = local_chain, bool(cats.local)
-    external_policy_chain, has_external = cluster_chain, cats.has_any
-    if port.external_policy_local:
-        external_policy_chain, has_external = local_chain, bool(cats.local)
-    # Based on any endpoints at all: the short-circuit rules are needed even when none is local.
-    uses_external_chain = cats.has_any and port.externally_accessible
+    internal_chain = local_chain if plan.internal_local else cluster_chain
+    external_policy_chain = local_chain if plan.external_local else cluster_chain
+    has_internal, has_external = plan.has_internal, plan.has_external
+    uses_external_chain = plan.uses_external
     if uses_external_chain:
         tx.ensure_chain(external_chain)
 
@@ -370,7 +366,7 @@ def _service_port(tx: _Transaction, port: ServicePortInfo, node: _Node) -> None:
         if not has_external:
             tx.element("no-endpoint-services", key, refusal, comment=name)
 
-    uses_firewall = bool(port.load_balancer_ips) and bool(port.source_ranges)
+    uses_firewall = plan.uses_firewall
     if uses_firewall:
         tx.ensure_chain(firewall_chain)
     for ip in port.load_balancer_ips:
