@@ -26,7 +26,7 @@ CONFIG = ProxyConfig(
 
 def need_kernel() -> None:
     """Skip (fail in CI) unless this machine can run the kernel lab."""
-    require(*kernel_available())
+    require(*kernel_available(), apt="iproute2 iptables nftables conntrack")
 
 
 def cluster() -> ClusterState:
