@@ -61,22 +61,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Keep an unmet prerequisite's reason and packages on its report, worded as a plain skip."""
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, Unmet):
-        report.svclab_apt = call.excinfo.value.apt
+        report.svclab_unmet = (call.excinfo.value.msg, call.excinfo.value.apt)
+        path, line, _ = report.longrepr
+        report.longrepr = (path, line, f"Skipped: {call.excinfo.value.msg}")
     return report
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """List the tests skipped for a missing system package, and the apt line that runs them."""
-    unmet = [r for r in terminalreporter.stats.get("skipped", []) if getattr(r, "svclab_apt", ())]
-    if not unmet:
+    """List the tests skipped for a missing system package, and the apt line that runs them.
+
+    Per reason, the files and how many of their tests skipped (``-v``: every test).
+    """
+    unmet = [r for r in terminalreporter.stats.get("skipped", []) if hasattr(r, "svclab_unmet")]
+    packages = sorted({package for r in unmet for package in r.svclab_unmet[1]})
+    if not packages:
         return
-    terminalreporter.section("skipped for want of system packages")
+    terminalreporter.section("skipped: these tests need system packages")
+    by_reason: dict[str, dict[str, list[str]]] = {}
     for report in unmet:
-        reason = report.longrepr[2].removeprefix("Skipped: ")
-        terminalreporter.line(f"{report.nodeid}: {reason}")
-    packages = sorted({package for report in unmet for package in report.svclab_apt})
+        if report.svclab_unmet[1]:
+            files = by_reason.setdefault(report.svclab_unmet[0], {})
+            files.setdefault(report.nodeid.split("::")[0], []).append(report.nodeid)
+    verbose = terminalreporter.config.option.verbose > 0
+    for reason, files in by_reason.items():
+        terminalreporter.line(reason)
+        for path, ids in files.items():
+            for shown in ids if verbose else [f"{path}: {len(ids)} tests"]:
+                terminalreporter.line(f"    {shown}")
+    skipped = sum(len(ids) for files in by_reason.values() for ids in files.values())
     terminalreporter.line(
-        f"{len(unmet)} tests skipped; to run them, as root: apt-get install {' '.join(packages)}"
+        f"{skipped} tests skipped; to run them, as root: apt-get install {' '.join(packages)}",
+        bold=True,
     )
