@@ -13,11 +13,10 @@ from pathlib import Path
 import nox
 
 ROOT = Path(__file__).parent
-LANGUAGES = ("en", "zh_CN")
 BUILD = ROOT / "_build"
 SITE = BUILD / "html"
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "site"]
 nox.options.reuse_venv = "yes"
 nox.options.default_venv_backend = "venv"
 
@@ -27,9 +26,17 @@ def install(session: nox.Session, extras: str) -> None:
     session.install("-c", "constraints.txt", "-e", f".[{extras}]")
 
 
+def languages(session: nox.Session) -> list[str]:
+    """The site's languages, as the installed package lists them (``svclab.pages.LANGUAGES``)."""
+    listed = session.run(
+        "python", "-c", "from svclab.pages import LANGUAGES; print(*LANGUAGES)", silent=True
+    )
+    return listed.split()
+
+
 def build_site(session: nox.Session, *extra: str) -> None:
-    """Build both languages into _build/html (notebooks run through the execution cache)."""
-    for lang in LANGUAGES:
+    """Build every language into _build/html (notebooks run through the execution cache)."""
+    for lang in languages(session):
         session.run(
             "sphinx-build",
             "-W",
@@ -37,7 +44,7 @@ def build_site(session: nox.Session, *extra: str) -> None:
             "-n",
             "-q",
             "-c",
-            ".",
+            "docs",
             "-b",
             "html",
             "-D",
@@ -51,7 +58,7 @@ def build_site(session: nox.Session, *extra: str) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """Build both languages with -W --keep-going -n, plus a root page that picks the reader's language."""
+    """Build every language with -W --keep-going -n, plus a root page that picks the reader's language."""
     install(session, "docs")
     build_site(session, *session.posargs)
 
@@ -69,14 +76,24 @@ def serve(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Every test: unit and doctests over src/, notebooks executed, Sphinx doctest, parity, browser, kernel.
+    """Every test but those of the built site: unit and doctests over src/, notebooks executed,
+    Sphinx doctest, parity, kernel. Builds no site (``nox -s tests site`` runs everything).
 
-    Builds the site first (through the execution cache) so the browser test has a site to open.
     Extra arguments go to pytest, e.g. ``nox -s tests -- -k dns``.
     """
     install(session, "test,fast")
+    session.run("pytest", "--doctest-modules", "-m", "not site", *session.posargs)
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """Build the site, then run the tests of the built site (marked ``site``: browser, built HTML).
+
+    Extra arguments go to pytest, e.g. ``nox -s site -- -k search``.
+    """
+    install(session, "test,fast")
     build_site(session)
-    session.run("pytest", "--doctest-modules", *session.posargs)
+    session.run("pytest", "-m", "site", *session.posargs)
 
 
 @nox.session
@@ -85,10 +102,10 @@ def lab(session: nox.Session) -> None:
 
     Further arguments go to JupyterLab, e.g. ``nox -s lab -- en --no-browser``.
     """
-    lang = session.posargs[0] if session.posargs else "en"
-    if lang not in LANGUAGES:
-        session.error(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
     install(session, "lab")
+    lang = session.posargs[0] if session.posargs else "en"
+    if lang not in (known := languages(session)):
+        session.error(f"unknown language {lang!r}; choose one of {', '.join(known)}")
     # Project settings: Markdown files open as Jupytext notebooks, ready to run.
     session.env["JUPYTERLAB_SETTINGS_DIR"] = str(ROOT / "docs" / "_jupyterlab")
     as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []

@@ -1,26 +1,33 @@
-"""Sphinx glue for the two-language site: switcher links, a root redirect page, Chinese search."""
+"""Sphinx glue for the site's languages (``svclab.pages.LANGUAGE_NAMES``): switcher links, a
+root redirect page, Chinese search."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from docutils import nodes
-
 import sphinx.search
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.search.zh import SearchChinese
+
+from svclab.pages import LANGUAGE_NAMES
 
 ROOT_INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>svclab</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <script>
-  var zh = (navigator.languages || [navigator.language || ""]).some(function (l) {{
-    return /^zh/i.test(l);
-  }});
-  location.replace((zh ? "zh_CN" : "en") + "/index.html");
+  // The first site language whose primary subtag the reader prefers (zh-TW -> zh_CN), else the first.
+  var codes = {codes};
+  var primary = function (tag) {{ return tag.split(/[-_]/)[0].toLowerCase(); }};
+  var wanted = (navigator.languages || [navigator.language || ""]).map(primary);
+  var code = wanted.map(function (w) {{
+    return codes.find(function (c) {{ return primary(c) === w; }});
+  }}).find(Boolean) || codes[0];
+  location.replace(code + "/index.html");
 </script></head>
 <body><p>svclab: {links}</p></body></html>
 """
@@ -37,13 +44,19 @@ class ChineseSearch(SearchChinese):
     language_name = "English"
 
 
-def add_language_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+def add_language_links(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
     """Give every page the URL of the same page in each other language."""
     current = app.config.language
     context["svclab_language"] = current
     context["svclab_language_links"] = [
-        (code, label, f"{context.get('content_root', '')}../{code}/{pagename}{context.get('file_suffix', '.html')}")
-        for code, label in app.config.svclab_languages.items()
+        (
+            code,
+            label,
+            f"{context.get('content_root', '')}../{code}/{pagename}{context.get('file_suffix', '.html')}",
+        )
+        for code, label in LANGUAGE_NAMES.items()
         if code != current
     ]
 
@@ -53,14 +66,18 @@ def write_root_index(app: Sphinx, exception: Exception | None) -> None:
     if exception or app.builder.name != "html":
         return
     links = " · ".join(
-        f'<a href="{code}/index.html">{label}</a>' for code, label in app.config.svclab_languages.items()
+        f'<a href="{code}/index.html">{label}</a>' for code, label in LANGUAGE_NAMES.items()
     )
-    Path(app.outdir).parent.joinpath("index.html").write_text(ROOT_INDEX.format(links=links), encoding="utf-8")
+    Path(app.outdir).parent.joinpath("index.html").write_text(
+        ROOT_INDEX.format(codes=json.dumps(list(LANGUAGE_NAMES)), links=links), encoding="utf-8"
+    )
 
 
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 FULL_WIDTH = "\u3000-\u303f\uff00-\uffef"
-CHINESE_LINE_BREAK = re.compile(f"(?<=[{CJK}])\n(?=[{CJK}])|(?<=[{FULL_WIDTH}])\n|\n(?=[{FULL_WIDTH}])")
+CHINESE_LINE_BREAK = re.compile(
+    f"(?<=[{CJK}])\n(?=[{CJK}])|(?<=[{FULL_WIDTH}])\n|\n(?=[{FULL_WIDTH}])"
+)
 
 
 def join_chinese_lines(app: Sphinx, doctree: nodes.document, docname: str) -> None:
@@ -104,7 +121,6 @@ def execute_in_page_language(app: Sphinx, config: Any) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("svclab_languages", {"en": "English"}, "html")
     app.connect("config-inited", execute_in_page_language, priority=100)
     sphinx.search.languages["zh"] = ChineseSearch
     app.connect("html-page-context", add_language_links)

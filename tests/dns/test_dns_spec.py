@@ -260,7 +260,7 @@ def test_spec_records_follow_the_configured_zone():
 @pytest.fixture(scope="module")
 def upstream():
     """dnsmasq on loopback as the world outside the cluster: www.example.com, TTL 28715."""
-    require(os.path.exists(DNSMASQ), "dnsmasq is not installed (apt-get install dnsmasq)")
+    require(os.path.exists(DNSMASQ), "dnsmasq is not installed", apt="dnsmasq-base")
     records = ["--host-record=www.example.com,192.0.2.53,2001:db8::1", "--local-ttl=28715"]
     proc, port = start_dnsmasq(records, "www.example.com")
     try:

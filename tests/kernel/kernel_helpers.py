@@ -15,6 +15,8 @@ from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns
 from svclab.kernel.system import run
 from svclab.proxy.config import ProxyConfig
+from svclab.api.manifests import load_manifests
+from svclab.api.state import ClusterState
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "labs" / "manifests" / "kernel-node.yaml"
 """The lab's manifests, shared by the lab, its page (docs/*/labs/real-kernel.md) and the tests."""
@@ -26,7 +28,7 @@ CONFIG = ProxyConfig(
 
 def need_kernel() -> None:
     """Skip (fail in CI) unless this machine can run the kernel lab."""
-    require(*kernel_available())
+    require(*kernel_available(), apt="iproute2 iptables nftables conntrack")
 
 
 def cluster() -> ClusterState:

@@ -81,6 +81,7 @@ def test_demo_in_nftables_mode_from_the_node(capsys: pytest.CaptureFixture[str])
 def test_demo_with_a_missing_file_is_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    need_kernel()  # without a kernel lab, the one line says so first
     assert main(["kernel", "demo", "-f", "/nonexistent/svc.yaml"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and len(captured.err.splitlines()) == 1

@@ -227,7 +227,7 @@ def nft_available() -> str | None:
 def netns():
     """A network namespace of our own, deleted by name afterwards; yields a command prefix."""
     reason = nft_available()
-    require(reason is None, reason or "")
+    require(reason is None, reason or "", apt="nftables iproute2")
     name = f"svclab-nfttest-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True, timeout=20)
     try:

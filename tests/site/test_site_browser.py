@@ -1,6 +1,6 @@
 """The built site in a real browser (Debian's headless Chromium): switcher, search, offline.
 
-Needs the site built into _build/html (``nox -s tests`` builds it first).
+Needs the site built into _build/html (``nox -s site`` builds it first).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site_url() -> Iterator[str]:
-    require((SITE / "en" / "index.html").exists(), "the site is not built: run `nox -s docs` first")
+def site_url(built_site: Path) -> Iterator[str]:
     handler = functools.partial(QuietHandler, directory=str(SITE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -52,9 +51,7 @@ def site_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    require(
-        Path(CHROMIUM).exists(), "Debian's chromium is not installed (apt-get install chromium)"
-    )
+    require(Path(CHROMIUM).exists(), "Debian's chromium is not installed", apt="chromium")
     require(importlib.util.find_spec("playwright") is not None, "playwright is not installed")
     from playwright.sync_api import sync_playwright
 
@@ -125,8 +122,7 @@ def test_search_finds_pages(page: object, site_url: str, lang: str, term: str) -
     assert page.outside == []
 
 
-def test_site_works_from_file_urls_without_the_network(page: object) -> None:
-    require((SITE / "en" / "index.html").exists(), "the site is not built: run `nox -s docs` first")
+def test_site_works_from_file_urls_without_the_network(page: object, built_site: Path) -> None:
     page.goto((SITE / "zh_CN" / "part1" / "what-is-a-service.html").as_uri())
     assert "Service" in page.title()
     page.click(".svclab-language-switch a[hreflang='en']")

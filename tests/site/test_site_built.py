@@ -6,17 +6,13 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 SITE = Path(__file__).resolve().parents[2] / "_build" / "html"
 CJK = "\u3000-\u303f\u4e00-\u9fff\uff00-\uffef"
 
 
 @pytest.fixture(scope="module")
-def chinese_pages() -> list[Path]:
-    require(
-        (SITE / "zh_CN" / "index.html").exists(), "the site is not built: run `nox -s docs` first"
-    )
+def chinese_pages(built_site: Path) -> list[Path]:
     return [p for p in (SITE / "zh_CN").rglob("*.html") if "_static" not in p.parts]
 
 

@@ -46,7 +46,7 @@ def sphinx_build(
             "-n",
             "-q",
             "-c",
-            str(ROOT),
+            str(ROOT / "docs"),
             "-b",
             builder,
             *extra,

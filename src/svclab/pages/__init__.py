@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-LANGUAGES = ("en", "zh_CN")
-"""The site's languages, in the order the site lists them."""
+LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
+"""The site's languages, in the order the site lists them, each named in itself (the switcher)."""
+
+LANGUAGES = tuple(LANGUAGE_NAMES)
+"""The site's language codes: one ``docs/<code>/`` tree and one build each."""
 
 LANGUAGE_VARIABLE = "SVCLAB_LANG"
 """The environment variable through which the build names the page's language."""

@@ -8,32 +8,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import matplotlib
-from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from svclab.fonts import figure_fonts
 from svclab.report.tables import format_table
 
 LANGS = ("en", "zh_CN")
 """Languages a figure can be labelled in."""
-
-CJK_FONTS = ["WenQuanYi Micro Hei", "Noto Sans CJK SC", "DejaVu Sans"]
-"""Font fallbacks for figure text: a CJK font first, so that Chinese labels have glyphs."""
 
 Text = Mapping[str, str]
 """One phrase per language, e.g. ``{"en": "failed requests", "zh_CN": "失败请求"}``."""
 
 PNG_DPI = 120
 """Resolution of the PNG a notebook shows."""
-
-
-def installed_fonts() -> list[str]:
-    """`CJK_FONTS` that this machine has, in order (missing ones only make matplotlib log).
-
-    >>> installed_fonts()[-1]
-    'DejaVu Sans'
-    """
-    have = {font.name for font in font_manager.fontManager.ttflist}
-    return [name for name in CJK_FONTS if name in have]
 
 
 def say(text: Text, lang: str) -> str:
@@ -50,7 +37,7 @@ def say(text: Text, lang: str) -> str:
 def drawing_rc() -> dict[str, Any]:
     """rcParams for drawing figure text: a CJK-capable font list, and an ASCII minus sign
     because CJK fonts lack U+2212."""
-    return {"font.family": installed_fonts(), "axes.unicode_minus": False}
+    return {"font.family": figure_fonts(), "axes.unicode_minus": False}
 
 
 class ResultFigure(Figure):

@@ -1,7 +1,8 @@
-"""Sphinx configuration shared by both language trees (docs/en, docs/zh_CN).
+"""Sphinx configuration shared by every language tree (docs/en, docs/zh_CN).
 
-Build one language with ``sphinx-build -c . -D language=<en|zh_CN> docs/<lang> _build/html/<lang>``;
-``nox -s docs`` builds both.
+Build one language with
+``sphinx-build -c docs -D language=<en|zh_CN> docs/<lang> _build/html/<lang>``;
+``nox -s docs`` builds them all (the languages are ``svclab.pages.LANGUAGES``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import hashlib
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "docs" / "_ext"))
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE / "_ext"))
 
 project = "svclab"
 author = "svclab authors"
@@ -24,10 +26,11 @@ extensions = [
     "sphinx_copybutton",
     "sphinx_togglebutton",
     "svclab_sphinx",
+    "forget_failed_builds",
 ]
 
-templates_path = ["docs/_templates"]
-html_static_path = ["docs/_static"]
+templates_path = ["_templates"]
+html_static_path = ["_static"]
 exclude_patterns = ["_build", "jupyter_execute", "**.ipynb_checkpoints"]
 
 # sphinx-book-theme: made for executed notebooks (wide outputs, cell tags, margin notes) and it
@@ -81,6 +84,5 @@ nb_execution_cache_path = str(ROOT / "_build" / ".jupyter_cache" / _source_hash(
 copybutton_prompt_text = r">>> |\.\.\. |\$ "
 copybutton_prompt_is_regexp = True
 
-svclab_languages = {"en": "English", "zh_CN": "简体中文"}
-html_search_options = {"dict": str(ROOT / "docs" / "_ext" / "zh_search_dict.txt")}
+html_search_options = {"dict": str(HERE / "_ext" / "zh_search_dict.txt")}
 html_css_files = ["svclab.css"]
