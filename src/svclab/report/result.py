@@ -10,7 +10,7 @@ from typing import Any
 import matplotlib
 from matplotlib.figure import Figure
 
-from svclab.fonts import figure_fonts
+from svclab.report.fonts import figure_fonts
 from svclab.report.tables import format_table
 
 LANGS = ("en", "zh_CN")
