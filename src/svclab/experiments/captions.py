@@ -44,7 +44,9 @@ def line_ends(result: Result, lang: str) -> str:
         )
     if dns:
         counts = sep.join(map(str, dns))
-        parts.append(f"{VALUES['dns-rr'][lang]} {counts}" if lang == "en" else f"DNS 轮询为 {counts} 个")
+        parts.append(
+            f"{VALUES['dns-rr'][lang]} {counts}" if lang == "en" else f"DNS 轮询为 {counts} 个"
+        )
     if lang == "zh_CN":
         return "各条线的终点：" + "；".join(parts) + "。"
     return "Where the lines end: " + "; ".join(parts) + "."

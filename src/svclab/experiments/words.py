@@ -16,6 +16,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from svclab.experiments.ndots import FIXES
+from svclab.sandbox.demo import CLIENTS, LABELS
+
 HEADERS: dict[str, dict[str, str]] = {
     "discovery": {"en": "discovery", "zh_CN": "发现方式"},
     "resolver": {"en": "resolver", "zh_CN": "解析器"},
@@ -109,16 +112,16 @@ VALUES: dict[str, dict[str, str]] = {
     "dig": {"en": "dig", "zh_CN": "dig"},
     "cache": {"en": "cache", "zh_CN": "缓存"},
     "server": {"en": "server", "zh_CN": "服务器"},
-    "ndots:5 (default)": {"en": "ndots:5 (default)", "zh_CN": "ndots:5（默认）"},
-    "trailing dot": {"en": "trailing dot", "zh_CN": "名称末尾加点"},
-    "AF_INET only": {"en": "AF_INET only", "zh_CN": "只查 AF_INET"},
+    "network": {"en": "network", "zh_CN": "网络"},
     "Pod -> cluster DNS": {"en": "Pod → cluster DNS", "zh_CN": "Pod → 集群 DNS"},
     "Pod -> node-local cache -> cluster DNS": {
         "en": "Pod → node-local cache → cluster DNS",
         "zh_CN": "Pod → 节点本地缓存 → 集群 DNS",
     },
 }
-"""Value id → what the reader reads."""
+VALUES |= FIXES | {group: LABELS[group] for group in CLIENTS}
+"""Value id → what the reader reads (the ndots fixes and the API-discovery client groups
+are named where they are defined)."""
 
 NEVER = {"en": "never", "zh_CN": "从未恢复"}
 NONE = "—"
