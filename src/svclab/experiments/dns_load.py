@@ -29,6 +29,7 @@ from svclab.dns.resolver import CachingResolver, VirtualClock
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 from svclab.experiments.result import Result, say
+from svclab.experiments.words import number
 from svclab.manifests import build_object
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, simulate
@@ -209,12 +210,17 @@ def _draw(result: Result, fig: Figure, lang: str) -> None:
         ),
         (right, "qps_node_cache", {"en": "Through a node-local cache", "zh_CN": "经节点本地缓存"}),
     ):
-        for n in sorted({row["clients"] for row in result.rows}):
+        for k, n in enumerate(sorted({row["clients"] for row in result.rows})):
             rows = result.where(clients=n)
             ax.plot(
-                [str(r["ttl"]) for r in rows],
+                [number(r["ttl"], lang) for r in rows],
                 [r[column] for r in rows],
-                "o-",
+                # lines that coincide (the node caches cap every count alike) stay visible:
+                # each count has its own dash and a smaller marker than the one before
+                linestyle=("-", "--", ":")[k % 3],
+                marker="osD^v"[k % 5],
+                markersize=max(3, 10 - 3 * k),
+                fillstyle="none" if k == 0 else "full",
                 label=say({"en": f"{n} clients", "zh_CN": f"{n} 个客户端"}, lang),
             )
         ax.set_yscale("log")
