@@ -11,7 +11,7 @@ Where the lines end: ClusterIP 36 failed requests; DNS round-robin 3650.
 
 from __future__ import annotations
 
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 from svclab.experiments.words import VALUES
 
 

@@ -19,7 +19,7 @@ from svclab.dns.hosts import HostsServer
 from svclab.dns.resolvconf import ResolvConf, query_plan
 from svclab.dns.resolver import GlibcResolver
 from svclab.dns.server import DnsServer
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 
 NAME = "ndots"
 TITLE = {"en": "ndots:5 amplification and its fixes", "zh_CN": "ndots:5 查询放大及其修正"}

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 from svclab.experiments.rollout_real import simulate_real
 from svclab.experiments.words import group_name
 from svclab.sim.lifecycle import PodSpan, Timeline

@@ -17,7 +17,7 @@ import math
 from typing import Any
 
 from svclab.experiments.ndots import FIXES
-from svclab.sandbox.demo import CLIENTS, LABELS
+from svclab.pages.discovery import CLIENTS, LABELS
 
 HEADERS: dict[str, dict[str, str]] = {
     "discovery": {"en": "discovery", "zh_CN": "发现方式"},

@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from svclab.experiments.result import Result
+from svclab.report.result import Result
 from svclab.experiments.words import header, value
 
 

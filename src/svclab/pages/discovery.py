@@ -21,9 +21,9 @@ from matplotlib.figure import Figure
 from svclab.cluster import Cluster
 from svclab.dns.resolver import FOREVER, CachingResolver
 from svclab.dns.server import DnsServer
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 from svclab.sandbox.server import Sandbox
-from svclab.views import backends
+from svclab.pages.backends import backends
 
 READY, TERMINATING, GONE = "ready", "terminating", "gone"
 """Where a request lands: a Pod that is ready, one that was told to stop, or none at all."""
@@ -178,7 +178,7 @@ def rollout_requests(
     when their cache says so; then each group sends its requests. One row per group: requests
     by outcome, and lookups (DNS queries, or backend lists read from the API).
 
-    >>> from svclab.manifests import load_text
+    >>> from svclab.api.manifests import load_text
     >>> cluster = Cluster(seed=2)
     >>> for m in load_text('''
     ... apiVersion: apps/v1

@@ -11,7 +11,7 @@ import matplotlib
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 LANGS = ("en", "zh_CN")
 """Languages a figure can be labelled in."""
