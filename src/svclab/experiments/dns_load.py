@@ -18,6 +18,8 @@ clock, so a minute of lookups takes as long as the network round trips. Column
 
 from __future__ import annotations
 
+import math
+
 import kubernetes.client as k8s
 import numpy as np
 from matplotlib.figure import Figure
@@ -31,6 +33,9 @@ from svclab.errors import SvclabError
 from svclab.report.result import Result, say
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, simulate
+from svclab.experiments.words import number
+from svclab.api.manifests import build_object
+from svclab.api.state import ClusterState
 
 NAME = "dns-load"
 TITLE = {"en": "DNS load vs record TTL", "zh_CN": "DNS 负载与记录 TTL"}
@@ -47,6 +52,33 @@ def node_cache_hold(ttl: float) -> float:
     [5.0, 5.0, 5.0, 30.0, 30.0]
     """
     return float(min(max(ttl, NODE_CACHE_MIN_TTL), NODE_CACHE_MAX_TTL))
+
+
+def direct_qps(clients: int, rate: float, ttl: float) -> float:
+    """Queries per second that `clients` clients, each sending `rate` requests per second on
+    a new connection and keeping an answer `ttl` seconds, send to the cluster DNS server:
+    ``clients × rate ÷ max(1, ⌈ttl × rate⌉)``.
+
+    A client asks at its first request once its copy has expired, so it asks once every
+    ``⌈ttl × rate⌉`` requests (every request when that is 0). For ``ttl ≥ 1 / rate`` this is
+    about ``clients ÷ ttl``: the request rate drops out.
+
+    >>> direct_qps(1000, 5.0, 0.0), round(direct_qps(1000, 5.0, 30.0), 2), direct_qps(10, 5.0, 1.0)
+    (5000.0, 33.33, 10.0)
+    """
+    return clients * rate / max(1, math.ceil(ttl * rate - 1e-9))
+
+
+def node_cache_qps_bound(clients: int, rate: float, ttl: float, nodes: int) -> float:
+    """The most queries per second that reach the cluster DNS server through one node-local
+    cache per node: each cache asks at most once per `node_cache_hold` seconds, and never
+    more often than its clients ask it.
+
+    >>> node_cache_qps_bound(1000, 5.0, 0.0, 10), round(node_cache_qps_bound(10, 5.0, 300.0, 10), 4)
+    (2.0, 0.0333)
+    """
+    busy = min(nodes, clients)
+    return min(direct_qps(clients, rate, ttl), busy / node_cache_hold(ttl))
 
 
 def upstream_queries(query_times: np.ndarray, hold: float) -> int:
@@ -117,7 +149,7 @@ def run(
         rows.append(row)
         if progress:
             progress((i + 1) / len(cases))
-    return Result(NAME, rows, {"duration": duration}, _draw)
+    return Result(NAME, rows, {"duration": duration, "nodes": nodes}, _draw)
 
 
 def _request_times(
@@ -180,12 +212,17 @@ def _draw(result: Result, fig: Figure, lang: str) -> None:
         ),
         (right, "qps_node_cache", {"en": "Through a node-local cache", "zh_CN": "经节点本地缓存"}),
     ):
-        for n in sorted({row["clients"] for row in result.rows}):
+        for k, n in enumerate(sorted({row["clients"] for row in result.rows})):
             rows = result.where(clients=n)
             ax.plot(
-                [str(r["ttl"]) for r in rows],
+                [number(r["ttl"], lang) for r in rows],
                 [r[column] for r in rows],
-                "o-",
+                # lines that coincide (the node caches cap every count alike) stay visible:
+                # each count has its own dash and a smaller marker than the one before
+                linestyle=("-", "--", ":")[k % 3],
+                marker="osD^v"[k % 5],
+                markersize=max(3, 10 - 3 * k),
+                fillstyle="none" if k == 0 else "full",
                 label=say({"en": f"{n} clients", "zh_CN": f"{n} 个客户端"}, lang),
             )
         ax.set_yscale("log")

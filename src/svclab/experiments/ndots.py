@@ -134,4 +134,5 @@ def _draw(result: Result, fig: Figure, lang: str) -> None:
     ax.invert_yaxis()
     ax.set_xlabel(say({"en": "DNS queries per lookup", "zh_CN": "每次解析的 DNS 查询数"}, lang))
     ax.legend()
-    fig.suptitle(say(TITLE, lang) + f": {result.data['name']}")
+    colon = "：" if lang == "zh_CN" else ": "
+    fig.suptitle(say(TITLE, lang) + colon + result.data["name"])

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from svclab.experiments.rollout_real import simulate_real
 from svclab.report.result import Result, say
+from svclab.experiments.words import group_name
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.rollout import rolling_update
 from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, simulate
@@ -25,6 +26,12 @@ TITLE = {
     "en": "DNS round-robin vs ClusterIP during a rolling update",
     "zh_CN": "滚动更新期间：DNS 轮询与 ClusterIP 对比",
 }
+DNS_ONLY_TITLE = {
+    "en": "DNS round-robin clients during a rolling update",
+    "zh_CN": "滚动更新期间的 DNS 轮询客户端",
+}
+MARKERS = "osD^vx*+"
+"""One marker per client group, so that lines lying on each other stay visible."""
 VIEWS = ("clients", "pods")
 """``clients``: a row per client group (failures, recovery, DNS queries); ``pods``: a row per
 client group and Pod (who served the requests)."""
@@ -67,6 +74,9 @@ def run(
     (True, 0)
     >>> once["failed_pct_after_settle"], vip["failed_pct_after_settle"]
     (100.0, 0.0)
+    >>> alone = run(clients=10, duration=60.0, groups=("dns-rr/resolve-once/new-conn",))
+    >>> alone.rows[0] == once
+    True
     >>> kept = run(clients=10, duration=60.0, groups=("clusterip/honour-ttl/reuse",), view="pods")
     >>> [(row["ready_s"], row["share_after_settle_pct"] > 0) for row in kept.rows][3:]
     [(15.0, True), (20.0, True), (25.0, False)]
@@ -91,21 +101,33 @@ def run(
         for resolver in Resolver
         for reuse in (False, True)
     ]
-    results = (simulate_real if real else simulate)(
-        timeline,
-        select(everyone, groups),
-        until=duration,
-        seed=seed,
-        proxy_delay=proxy_delay,
-        dns_delay=dns_delay,
-        progress=progress,
-    )
+    chosen = select(everyone, groups)
+    # each group runs alone from the same seed: a group gives the same numbers whichever
+    # groups run beside it (and the groups share their random draws, a fairer comparison)
+    results = [
+        result
+        for i, group in enumerate(chosen)
+        for result in (simulate_real if real else simulate)(
+            timeline,
+            [group],
+            until=duration,
+            seed=seed,
+            proxy_delay=proxy_delay,
+            dns_delay=dns_delay,
+            progress=_share(progress, i, len(chosen)),
+        )
+    ]
     settled = timeline.endpoints_settled() + max(proxy_delay, dns_delay)
     data = {"timeline": timeline, "traffic": results, "settled": settled}
     if view == "pods":
         rows = [row for r in results for row in _pod_rows(r, timeline, settled)]
         return Result(NAME, rows, data, _draw_pods)
     return Result(NAME, [_row(r, timeline, settled) for r in results], data, _draw)
+
+
+def _share(progress, i: int, n: int):
+    """A progress callback for the `i`-th of `n` equal parts of a run (None stays None)."""
+    return None if progress is None else (lambda done: progress((i + done) / n))
 
 
 def select(groups: list[Clients], labels: tuple[str, ...]) -> list[Clients]:
@@ -197,19 +219,21 @@ def _row(r: TrafficResult, timeline: Timeline, settled: float) -> dict:
 def _draw(result: Result, fig: Figure, lang: str) -> None:
     timeline, settled = result.data["timeline"], result.data["settled"]
     left, right = fig.subplots(1, 2)
-    for r in result.data["traffic"]:
+    traffic = result.data["traffic"]
+    for k, r in enumerate(traffic):
         style = "-" if r.clients.discovery is Discovery.DNS else "--"
-        width = 2.2 if r.clients.reuse else 1.2
-        left.plot(r.times + r.bucket, np.cumsum(r.failed), style, lw=width, label=r.clients.label)
+        look = {
+            "lw": 2.2 if r.clients.reuse else 1.2,
+            "marker": MARKERS[k % len(MARKERS)],
+            "markevery": (k * 3 % 20, 20),  # markers staggered: coinciding lines stay apart
+            "markersize": 5,
+            "label": group_name(r.clients.label, lang),
+            "color": f"C{k % 10}",
+        }
+        left.plot(r.times + r.bucket, np.cumsum(r.failed), style, **look)
         ratio = imbalance(r, timeline)
         if np.isfinite(ratio[-10:]).any():
-            right.plot(
-                r.times,
-                np.where(np.isfinite(ratio), ratio, np.nan),
-                style,
-                lw=width,
-                label=r.clients.label,
-            )
+            right.plot(r.times, np.where(np.isfinite(ratio), ratio, np.nan), style, **look)
     for ax in (left, right):
         ax.axvspan(
             timeline.change_start,
@@ -230,8 +254,10 @@ def _draw(result: Result, fig: Figure, lang: str) -> None:
             lang,
         )
     )
-    left.legend(fontsize=6, ncol=2)
-    fig.suptitle(say(TITLE, lang))
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=2, fontsize=8)
+    only_dns = all(r.clients.discovery is Discovery.DNS for r in traffic)
+    fig.suptitle(say(DNS_ONLY_TITLE if only_dns else TITLE, lang))
 
 
 def _draw_pods(result: Result, fig: Figure, lang: str) -> None:
@@ -256,7 +282,7 @@ def _draw_pods(result: Result, fig: Figure, lang: str) -> None:
             ls=":",
             label=say({"en": "endpoints updated", "zh_CN": "端点更新完毕"}, lang),
         )
-        ax.set_title(r.clients.label)
+        ax.set_title(group_name(r.clients.label, lang), fontsize=10)
         ax.set_xlabel(say({"en": "time (s)", "zh_CN": "时间（秒）"}, lang))
     axes[0].set_ylabel(say({"en": "requests per second", "zh_CN": "每秒请求数"}, lang))
     fig.legend(*axes[-1].get_legend_handles_labels(), loc="outside right center", fontsize=7)

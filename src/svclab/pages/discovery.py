@@ -313,3 +313,12 @@ def _draw(result: Result, fig: Figure, lang: str) -> None:
     right.invert_yaxis()
     right.set_xlabel(say({"en": "share of requests (%)", "zh_CN": "请求占比（%）"}, lang))
     right.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=3)
+    fig.suptitle(
+        say(
+            {
+                "en": "Where the requests went while the Pods were replaced",
+                "zh_CN": "替换 Pod 期间请求都去了哪里",
+            },
+            lang,
+        )
+    )

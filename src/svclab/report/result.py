@@ -97,7 +97,7 @@ class Result:
         say({"en": "", "zh_CN": ""}, lang)  # reject an unknown language before drawing
         # Text takes its family list when created, so the context only needs to cover drawing
         with matplotlib.rc_context(drawing_rc()):
-            fig = ResultFigure(figsize=(10, 4.2), layout="constrained")
+            fig = ResultFigure(figsize=(10, 5), layout="constrained")
             if self.draw is not None:
                 self.draw(self, fig, lang)
         return fig
