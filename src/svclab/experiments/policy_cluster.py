@@ -127,3 +127,26 @@ def without_pods_in(state: ClusterState, zone: str) -> ClusterState:
     """`state` with the backend Pods of `zone` gone (scaled down or evicted)."""
     in_zone = {n.name for n in nodes(state) if n.zone == zone}
     return with_pods(state, [p for p in state.pods if p.spec.node_name not in in_zone])
+
+
+def endpoint_rows(state: ClusterState, service: str) -> list[dict]:
+    """The endpoints of `service`'s EndpointSlices: where each is, its conditions, its hints."""
+    rows = []
+    for slice_ in state.endpoint_slices:
+        if (slice_.metadata.labels or {}).get("kubernetes.io/service-name") != service:
+            continue
+        for ep in slice_.endpoints or []:
+            c, h = ep.conditions, ep.hints
+            rows.append(
+                {
+                    "pod": ep.target_ref.name if ep.target_ref else ep.addresses[0],
+                    "nodeName": ep.node_name,
+                    "zone": ep.zone,
+                    "ready": c.ready,
+                    "serving": c.serving,
+                    "terminating": c.terminating,
+                    "forZones": ",".join(z.name for z in (h.for_zones or [])) if h else "",
+                    "forNodes": ",".join(n.name for n in (h.for_nodes or [])) if h else "",
+                }
+            )
+    return rows

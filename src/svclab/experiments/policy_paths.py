@@ -29,9 +29,11 @@ from matplotlib.figure import Figure
 from svclab.experiments.policy_cluster import NodeView, nodes, proxy_config
 from svclab.experiments.result import Result, Text, say
 from svclab.proxy.iptables import render
+from svclab.proxy.iptables_trace import IPTablesTracer
 from svclab.proxy.sampler import Sampler
-from svclab.proxy.trace import Packet
+from svclab.proxy.trace import Packet, TraceResult
 from svclab.state import ClusterState
+from svclab.table import format_table
 
 EXTERNAL_CLIENTS = 16
 
@@ -117,6 +119,11 @@ class Lab:
                 self.rules(node), proxy_config(view), seed=seed
             )
         return self._samplers[node]
+
+    def trace(self, case: str, node: str, via: str = "") -> TraceResult:
+        """Every branch the first packet of `case` can take through `node`'s rules."""
+        config = proxy_config(self.node(node))
+        return IPTablesTracer(self.rules(node), config).trace(self.packet(case, node, 0, via))
 
     def packet(self, case: str, node: str, client: int = 0, via: str = "") -> Packet:
         """The first packet of a connection of `case` entering `node` (`via` overrides how)."""
@@ -266,3 +273,34 @@ def _draw_grid(result: Result, fig: Figure, lang: str) -> None:
             lang,
         )
     )
+
+
+HEADERS = {
+    "case": "情形",
+    "entry": "入口节点",
+    "node": "节点",
+    "zone": "可用区",
+    "pod": "Pod",
+    "dropped_pct": "丢弃 %",
+    "dropped": "丢弃 %",
+    "source_seen": "Pod 看到的源地址",
+    "status": "状态码",
+    "weight": "权重头",
+    "load_balancer": "负载均衡器",
+    "gap_s": "间隔（秒）",
+    "same_pod_pct": "仍是同一 Pod %",
+}
+"""Column → its Chinese header; other columns (Pod names, API fields) keep their names."""
+
+
+def show(rows: list[dict], lang: str = "en") -> str:
+    """`rows` as an aligned table, headers in `lang`.
+
+    >>> print(show([{"entry": "node-1", "dropped_pct": 0.0}], "zh_CN"))
+    入口节点    丢弃 %
+    node-1  0.0
+    """
+    say({"en": "", "zh_CN": ""}, lang)
+    if lang == "en":
+        return format_table(rows)
+    return format_table([{HEADERS.get(k, k): v for k, v in row.items()} for row in rows])
