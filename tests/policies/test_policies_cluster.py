@@ -104,8 +104,17 @@ def test_affinity_rules_per_mode() -> None:
 def test_summary_grid_rows_and_figure(lab: Lab) -> None:
     result = grid(lab, list(CASES), 120)
     assert len(result.rows) == len(CASES) * 3
+    # what the page's caption says of the figure
     dropped = {(r["case"], r["entry"]) for r in result.rows if r["dropped"] == 100.0}
     assert dropped == {("etp-local", "node-3"), ("itp-local", "node-3")}
+    pods = {"web-1", "web-2", "web-3"}
+    for row in result.rows:
+        reached = {pod for pod in pods if row.get(pod)}
+        if row["case"] in ("etp-cluster", "itp-cluster"):
+            assert reached == pods
+        if row["case"] in ("same-zone", "same-node"):
+            zone = lab.node(row["entry"]).zone
+            assert {lab.pod_zone[pod] for pod in reached} == {zone}
     for lang in ("en", "zh_CN"):
         texts = [t.get_text() for t in result.figure(lang).axes[0].texts]
         assert ("dropped" if lang == "en" else "丢弃") in texts

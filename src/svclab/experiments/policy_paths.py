@@ -281,6 +281,8 @@ HEADERS = {
     "node": "节点",
     "zone": "可用区",
     "pod": "Pod",
+    "pods": "后端 Pod",
+    "ip": "IP 地址",
     "dropped_pct": "丢弃 %",
     "dropped": "丢弃 %",
     "source_seen": "Pod 看到的源地址",
