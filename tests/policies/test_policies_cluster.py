@@ -123,3 +123,12 @@ def test_summary_grid_rows_and_figure(lab: Lab) -> None:
 def test_split_rows_name_the_source_seen(lab: Lab) -> None:
     rows = split_rows(lab, ["etp-cluster", "etp-local"], 60, lang="zh_CN")
     assert {r["source_seen"] for r in rows} == {"节点 IP（SNAT）", "客户端 IP", "—"}
+
+
+def test_nftables_rules_send_the_connections_to_the_same_places(lab: Lab) -> None:
+    nft = Lab.of(load(), mode="nftables")
+    for case in CASES:
+        for node in ("node-1", "node-2", "node-3"):
+            a, b = lab.split(case, node, 60), nft.split(case, node, 60)
+            assert set(a.shares) == set(b.shares), (case, node)
+            assert (a.dropped_pct, a.client_ip_kept_pct) == (b.dropped_pct, b.client_ip_kept_pct)

@@ -28,14 +28,20 @@ from matplotlib.figure import Figure
 
 from svclab.experiments.policy_cluster import NodeView, nodes, proxy_config
 from svclab.experiments.result import Result, Text, say
-from svclab.proxy.iptables import render
+from svclab.proxy import iptables, nftables
 from svclab.proxy.iptables_trace import IPTablesTracer
+from svclab.proxy.nftables_trace import NFTablesTracer
 from svclab.proxy.sampler import Sampler
 from svclab.proxy.trace import Packet, TraceResult
 from svclab.state import ClusterState
 from svclab.table import format_table
 
 EXTERNAL_CLIENTS = 16
+MODES = {
+    "iptables": (iptables.render, IPTablesTracer),
+    "nftables": (nftables.render, NFTablesTracer),
+}
+"""Mode → its renderer and tracer."""
 
 
 @dataclass(frozen=True)
@@ -83,11 +89,15 @@ class Lab:
 
     state: ClusterState
     seed: int = 0
+    mode: str = "iptables"
+    """``iptables`` or ``nftables``: whose rules the connections walk."""
     _samplers: dict[str, Sampler] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def of(cls, state: ClusterState, seed: int = 0) -> Lab:
-        return cls(state, seed)
+    def of(cls, state: ClusterState, seed: int = 0, mode: str = "iptables") -> Lab:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        return cls(state, seed, mode)
 
     @cached_property
     def nodes(self) -> list[NodeView]:
@@ -108,22 +118,22 @@ class Lab:
         return next(n for n in self.nodes if n.name == name)
 
     def rules(self, node: str) -> str:
-        """The iptables-restore input `node`'s kube-proxy writes."""
-        return render(self.state, proxy_config(self.node(node)))
+        """What `node`'s kube-proxy writes: iptables-restore input or an ``nft -f`` ruleset."""
+        return MODES[self.mode][0](self.state, proxy_config(self.node(node)))
 
     def sampler(self, node: str) -> Sampler:
         if node not in self._samplers:
             view = self.node(node)
             seed = self.seed + self.nodes.index(view)
-            self._samplers[node] = Sampler.for_iptables(
-                self.rules(node), proxy_config(view), seed=seed
-            )
+            make = Sampler.for_nftables if self.mode == "nftables" else Sampler.for_iptables
+            self._samplers[node] = make(self.rules(node), proxy_config(view), seed=seed)
         return self._samplers[node]
 
     def trace(self, case: str, node: str, via: str = "") -> TraceResult:
         """Every branch the first packet of `case` can take through `node`'s rules."""
         config = proxy_config(self.node(node))
-        return IPTablesTracer(self.rules(node), config).trace(self.packet(case, node, 0, via))
+        tracer = MODES[self.mode][1](self.rules(node), config)
+        return tracer.trace(self.packet(case, node, 0, via))
 
     def packet(self, case: str, node: str, client: int = 0, via: str = "") -> Packet:
         """The first packet of a connection of `case` entering `node` (`via` overrides how)."""
