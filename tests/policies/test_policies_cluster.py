@@ -14,7 +14,7 @@ from svclab.experiments.policy_cluster import (
 )
 from svclab.experiments.policy_health import balance
 from svclab.experiments.policy_paths import CASES, Lab, grid, split_rows
-from svclab.manifests import to_manifest_dict
+from svclab.api.manifests import to_manifest_dict
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import datetime
 import kubernetes.client as k8s
 import pytest
 
-from svclab.endpointslices import EndpointSliceReconciler
+from svclab.cluster.endpointslices import EndpointSliceReconciler
 from svclab.trafficdist import needs_update
 
 

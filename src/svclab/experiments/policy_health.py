@@ -22,7 +22,7 @@ from contextlib import ExitStack, contextmanager
 
 from svclab.experiments.policy_cluster import nodes, proxy_config
 from svclab.experiments.policy_paths import Lab
-from svclab.experiments.result import say
+from svclab.report.result import say
 from svclab.proxy.healthcheck import (
     ProxyHealth,
     ServiceHealth,
@@ -31,7 +31,7 @@ from svclab.proxy.healthcheck import (
     health_check_ports,
     local_ready_endpoints,
 )
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 SERVICE = ("default", "web-local")
 STRATEGIES = {

@@ -27,14 +27,15 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from svclab.experiments.policy_cluster import NodeView, nodes, proxy_config
-from svclab.experiments.result import Result, Text, say
-from svclab.proxy import iptables, nftables
-from svclab.proxy.iptables_trace import IPTablesTracer
-from svclab.proxy.nftables_trace import NFTablesTracer
+from svclab.report.result import Result, Text, say
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.nftables.render as nftables
+from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy.nftables.trace import NFTablesTracer
 from svclab.proxy.sampler import Sampler
-from svclab.proxy.trace import Packet, TraceResult
-from svclab.state import ClusterState
-from svclab.table import format_table
+from svclab.proxy.packet import Packet, TraceResult
+from svclab.api.state import ClusterState
+from svclab.report.tables import format_table
 
 EXTERNAL_CLIENTS = 16
 MODES = {

@@ -46,7 +46,7 @@ import kubernetes.client as k8s
 
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import build_service_ports
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 PROXY_HEALTH_PORT = 10256
 """kube-proxy's default ``--healthz-bind-address`` port."""

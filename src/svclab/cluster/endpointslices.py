@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import kubernetes.client as k8s
 
-from svclab.state import SERVICE_NAME_LABEL
+from svclab.api.state import SERVICE_NAME_LABEL
 from svclab.trafficdist import reconcile_hints
 
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
