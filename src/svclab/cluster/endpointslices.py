@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 import kubernetes.client as k8s
 
 from svclab.api.state import SERVICE_NAME_LABEL
+from svclab.trafficdist import reconcile_hints
 
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
@@ -251,7 +252,7 @@ class EndpointSliceReconciler:
             ports_of[key] = ports
             desired.setdefault(key, {})[_endpoint_key(endpoint)] = endpoint
         if not desired:
-            return self._placeholder(service, family, existing)
+            return self._with_hints(service, self._placeholder(service, family, existing), existing)
         changes = SliceChanges()
         for slice_ in existing:
             key = _ports_key(slice_.ports)
@@ -267,7 +268,17 @@ class EndpointSliceReconciler:
                 [s for s in kept if _ports_key(s.ports) == key],
                 changes,
             )
-        return self._recycle(changes)
+        return self._with_hints(service, self._recycle(changes), existing)
+
+    @staticmethod
+    def _with_hints(
+        service: k8s.V1Service, changes: SliceChanges, existing: list[k8s.V1EndpointSlice]
+    ) -> SliceChanges:
+        """The ``trafficDistribution`` hints on every slice written, as upstream's last step."""
+        changed = {s.metadata.name for s in (*changes.update, *changes.delete)}
+        unchanged = [s for s in existing if s.metadata.name not in changed]
+        reconcile_hints(service, changes.create, changes.update, unchanged)
+        return changes
 
     @staticmethod
     def _recycle(changes: SliceChanges) -> SliceChanges:
