@@ -12,7 +12,7 @@ import kubernetes.client as k8s
 import pytest
 
 from svclab.cluster.endpointslices import EndpointSliceReconciler
-from svclab.trafficdist import needs_update
+from svclab.cluster.trafficdist import needs_update
 
 
 def node(name: str, zone: str | None) -> k8s.V1Node:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import kubernetes.client as k8s
 
 from svclab.api.state import SERVICE_NAME_LABEL
-from svclab.trafficdist import reconcile_hints
+from svclab.cluster.trafficdist import reconcile_hints
 
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
