@@ -199,6 +199,15 @@ def table(
     """
     rows = []
     for n in sizes:
-        state = synthetic_state(n, endpoints_per_service)
-        rows.extend(_measure(mode, state, n, endpoints_per_service, None) for mode in modes)
+        rows.extend(
+            table_for(synthetic_state(n, endpoints_per_service), endpoints_per_service, modes)
+        )
     return sorted(rows, key=lambda row: MODES.index(row["mode"]))
+
+
+def table_for(
+    state: ClusterState, endpoints_per_service: int, modes: tuple[str, ...] = MODES
+) -> list[dict]:
+    """`measure` of an already built `synthetic_state`, one row per mode."""
+    n = len(state.services)
+    return [_measure(mode, state, n, endpoints_per_service, None) for mode in modes]
