@@ -162,10 +162,19 @@ def scaling_figure(rows: list[dict], measure: str, lang: str = "en") -> ResultFi
         ax = figure.subplots()
         for mode in MODES:
             mine = [r for r in rows if r["mode"] == mode]
-            ax.plot([r["services"] for r in mine], [r[measure] for r in mine], "o-",
-                    color=COLOURS[mode], label=mode)  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel=say(SERVICES_AXIS, lang),
-               ylabel=say(MEASURE_LABELS[measure], lang))  # fmt: skip
+            ax.plot(
+                [r["services"] for r in mine],
+                [r[measure] for r in mine],
+                "o-",
+                color=COLOURS[mode],
+                label=mode,
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel=say(SERVICES_AXIS, lang),
+            ylabel=say(MEASURE_LABELS[measure], lang),
+        )
         ax.grid(True, alpha=0.3)
         ax.legend()
     return figure
@@ -247,7 +256,7 @@ def change_cost(sizes: tuple[int, ...] = (10, 100, 1_000), endpoints: int = 5) -
                     "services": n,
                     "full": full.operations,
                     "partial": change.operations,
-                }  # fmt: skip
+                }
             )
     return rows
 
@@ -261,10 +270,19 @@ def change_figure(rows: list[dict], lang: str = "en") -> ResultFigure:
             mine = [r for r in rows if r["mode"] == mode]
             n = [r["services"] for r in mine]
             for key, style in (("full", "o-"), ("partial", "s--")):
-                ax.plot(n, [r[key] for r in mine], style, color=COLOURS[mode],
-                        label=say(CHANGE_TEXT[key], lang).format(mode=mode))  # fmt: skip
-        ax.set(xscale="log", yscale="log", xlabel=say(SERVICES_AXIS, lang),
-               ylabel=say(CHANGE_TEXT["y"], lang))  # fmt: skip
+                ax.plot(
+                    n,
+                    [r[key] for r in mine],
+                    style,
+                    color=COLOURS[mode],
+                    label=say(CHANGE_TEXT[key], lang).format(mode=mode),
+                )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel=say(SERVICES_AXIS, lang),
+            ylabel=say(CHANGE_TEXT["y"], lang),
+        )
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     return figure
