@@ -10,8 +10,10 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import kubernetes.client as k8s
 import matplotlib
 
 from svclab.bench.dataset import Dataset, load
@@ -26,7 +28,7 @@ from svclab.proxy.nftables_trace import trace as trace_nftables
 from svclab.proxy.partial_sync import partial
 from svclab.proxy.scaling import MEASURES, MODES
 from svclab.proxy.trace import Packet, TraceResult
-from svclab.state import ClusterState
+from svclab.state import SERVICE_NAME_LABEL, ClusterState
 
 ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "labs" / "manifests" / "kernel-node.yaml"
@@ -286,3 +288,31 @@ def change_figure(rows: list[dict], lang: str = "en") -> ResultFigure:
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
     return figure
+
+
+def set_endpoints(state: ClusterState, service: str, addresses: list[str]) -> ClusterState:
+    """A copy of `state` where `service`'s EndpointSlice lists exactly `addresses`, each like
+    the slice's first endpoint (same node and conditions); the other objects are shared.
+
+    >>> state, _ = lab_cluster()
+    >>> after = set_endpoints(state, "web", ["10.244.1.2", "10.244.2.4"])
+    >>> [e.addresses[0] for e in after.slices_for("demo", "web")[0].endpoints]
+    ['10.244.1.2', '10.244.2.4']
+    >>> len(state.slices_for("demo", "web")[0].endpoints)
+    3
+    """
+    slices = []
+    for endpoint_slice in state.endpoint_slices:
+        if (endpoint_slice.metadata.labels or {}).get(SERVICE_NAME_LABEL) == service:
+            endpoint_slice = copy.deepcopy(endpoint_slice)
+            old = {e.addresses[0]: e for e in endpoint_slice.endpoints}
+            template = endpoint_slice.endpoints[0]
+            endpoint_slice.endpoints = [
+                old.get(ip)
+                or k8s.V1Endpoint(
+                    addresses=[ip], conditions=template.conditions, node_name=template.node_name
+                )
+                for ip in addresses
+            ]
+        slices.append(endpoint_slice)
+    return ClusterState(list(state.services), slices, list(state.pods), list(state.nodes))
