@@ -6,12 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from svclab.manifests import load_manifests
-from svclab.proxy import iptables, iptables_trace, ipvs, ipvs_trace, nftables, nftables_trace
+from svclab.api.manifests import load_manifests
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.iptables.trace as iptables_trace
+import svclab.proxy.ipvs.render as ipvs
+import svclab.proxy.ipvs.trace as ipvs_trace
+import svclab.proxy.nftables.render as nftables
+import svclab.proxy.nftables.trace as nftables_trace
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
-from svclab.proxy.trace import Packet
-from svclab.state import ClusterState
+from svclab.proxy.packet import Packet
+from svclab.api.state import ClusterState
 
 LAB = Path(__file__).parents[2] / "labs" / "manifests" / "kernel-node.yaml"
 CONFIG = ProxyConfig(

@@ -21,7 +21,7 @@ from svclab.pages.proxy_modes import (
 )
 from svclab.proxy import scaling
 from svclab.proxy.pathdiagram import path_graph
-from svclab.proxy.trace import Packet
+from svclab.proxy.packet import Packet
 
 STATE, CONFIG = lab_cluster()
 ROWS = scaling_dataset().rows

@@ -15,17 +15,17 @@ import pytest
 from conftest import require
 from nft_helpers import fake_config
 
-from svclab.manifests import load_text
-from svclab.proxy.iptables import render as render_iptables
-from svclab.proxy.iptables_restore import parse
-from svclab.proxy.nftables import render as render_nftables
+from svclab.api.manifests import load_text
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.rules.iptables import parse
+from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.partial_sync import (
     _NftDump,
     changed_services,
     iptables_restore,
     nftables_transaction,
 )
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 SERVICES = {  # name: (namespace, ClusterIP, port name, port)
     "svc1": ("ns1", "172.30.0.41", "p80", 80),

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 BENCHMARKS = ("render", "dns", "proxy", "sim", "sandbox", "kernel", "scaling")
 

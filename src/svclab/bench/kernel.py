@@ -35,8 +35,8 @@ from svclab.kernel.load import MODES, render
 from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
-from svclab.table import format_table
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.report.tables import format_table
 
 SIZES = (100, 1_000, 5_000, 10_000)
 QUICK_SIZES = (100, 1_000)

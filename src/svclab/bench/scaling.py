@@ -14,7 +14,7 @@ from typing import Any
 
 from svclab.bench.dataset import save
 from svclab.proxy import scaling
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 QUICK_SIZES = (10, 100)
 

@@ -33,13 +33,13 @@ from typing import Any
 from svclab.cli import add_manifests_option
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
-from svclab.reading import read_state
-from svclab.state import ClusterState
+from svclab.api.reading import read_state
+from svclab.api.state import ClusterState
 
 RENDERERS = {
-    "iptables": "svclab.proxy.iptables",
-    "nftables": "svclab.proxy.nftables",
-    "ipvs": "svclab.proxy.ipvs",
+    "iptables": "svclab.proxy.iptables.render",
+    "nftables": "svclab.proxy.nftables.render",
+    "ipvs": "svclab.proxy.ipvs.render",
 }
 
 

@@ -26,15 +26,15 @@ import random
 
 import kubernetes.client as k8s
 
-from svclab.proxy import ipvs as ipvs_mode
-from svclab.proxy import ipvs_trace
+import svclab.proxy.ipvs.render as ipvs_mode
+import svclab.proxy.ipvs.trace as ipvs_trace
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import render as render_iptables
-from svclab.proxy.iptables_trace import IPTablesTracer
-from svclab.proxy.nftables import render as render_nftables
-from svclab.proxy.nftables_trace import trace as trace_nftables
-from svclab.proxy.trace import Packet
-from svclab.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy.nftables.render import render as render_nftables
+from svclab.proxy.nftables.trace import trace as trace_nftables
+from svclab.proxy.packet import Packet
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 
 MODES = ("iptables", "nftables", "ipvs")
 SERVICE_BASE = ipaddress.IPv4Address("10.96.0.1")

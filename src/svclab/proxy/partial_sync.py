@@ -16,7 +16,7 @@ A Service counts as changed when its object or one of its EndpointSlices differs
 kube-proxy's change trackers decide (upstream `UpdatedServices`). When anything else differs
 (the fixed rules themselves), kube-proxy does a full sync, and so does this module.
 
->>> from svclab.manifests import load_text
+>>> from svclab.api.manifests import load_text
 >>> from svclab.proxy.config import ProxyConfig
 >>> def cluster(endpoints):
 ...     slices = "".join(f'''
@@ -66,13 +66,13 @@ import json
 from dataclasses import dataclass
 
 from svclab.errors import SvclabError
-from svclab.manifests import to_manifest_dict
+from svclab.api.manifests import to_manifest_dict
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.iptables import endpoint_chain, port_proto_hash
-from svclab.proxy.iptables import render as render_iptables
-from svclab.proxy.nftables import render as render_nftables
+from svclab.proxy.iptables.render import endpoint_chain, port_proto_hash
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.servicemap import build_service_ports
-from svclab.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 
 ServiceKey = tuple[str, str]
 """(namespace, name) of a Service."""

@@ -1,7 +1,7 @@
 """Draw the path of one first packet through kube-proxy's rules, from a tracer's result.
 
 Every packet-path diagram of the site comes from here: give it what a tracer returned
-(`svclab.proxy.iptables_trace`, `svclab.proxy.nftables_trace` or `svclab.proxy.ipvs_trace`)
+(`svclab.proxy.iptables.trace`, `svclab.proxy.nftables.trace` or `svclab.proxy.ipvs.trace`)
 and it draws the chains the packet entered as boxes and the rules that matched as labelled
 arrows. Nothing is drawn by hand: the boxes and arrows are read off the matched rules.
 
@@ -13,7 +13,7 @@ arrows. Nothing is drawn by hand: the boxes and arrows are read off the matched 
   ``DROP``, ``REJECT``, ``ACCEPT`` or ``MASQUERADE`` that ended a walk.
 
 >>> from svclab.proxy.config import ProxyConfig
->>> from svclab.proxy.nftables_trace import trace
+>>> from svclab.proxy.nftables.trace import trace
 >>> text = '''
 ... add table ip t
 ... add chain ip t pre { type nat hook prerouting priority -100 ; }
@@ -50,8 +50,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-from svclab.experiments.result import Text, drawing_rc, say
-from svclab.proxy.trace import Packet, TraceResult
+from svclab.report.result import Text, drawing_rc, say
+from svclab.proxy.packet import Packet, TraceResult
 
 __all__ = ["Edge", "Node", "PathFigure", "PathGraph", "path_figure", "path_graph"]
 
