@@ -11,7 +11,7 @@ from pathlib import Path
 
 from svclab.report.tables import format_table
 
-BENCHMARKS = ("render", "dns", "proxy", "sim", "sandbox", "kernel")
+BENCHMARKS = ("render", "dns", "proxy", "sim", "sandbox", "kernel", "scaling")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,12 +29,14 @@ from typing import Any
 import kubernetes.client as k8s
 
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.bench.dataset import save
 from svclab.kernel import kernel_available
 from svclab.kernel.drive import connect_latencies
 from svclab.kernel.load import MODES, render, restore_command
 from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.report.tables import format_table
 
 SIZES = (100, 1_000, 5_000, 10_000)
@@ -130,15 +132,18 @@ def measure(
     }
 
 
-def run(quick: bool = False) -> list[dict[str, Any]]:
+def run(
+    quick: bool = False, sizes: tuple[int, ...] | None = None, connections: int | None = None
+) -> list[dict[str, Any]]:
     """The table: one row per (Service count, series); a series that ran over its load budget
-    is not tried at larger sizes."""
+    is not tried at larger sizes. `sizes` and `connections` override the (quick) defaults."""
     ok, reason = kernel_available()
     if not ok:
         return [{"skipped": reason}]
-    sizes, connections, budget = (
+    default_sizes, default_connections, budget = (
         (QUICK_SIZES, QUICK_CONNECTIONS, QUICK_BUDGET) if quick else (SIZES, CONNECTIONS, BUDGET)
     )
+    sizes, connections = sizes or default_sizes, connections or default_connections
     series = [
         label
         for label, (mode, legacy) in SERIES.items()
@@ -204,9 +209,15 @@ def main(argv: list[str] | None = None) -> int:
         default=Path("_build/bench/kernel.png"),
         help="where to save the plot (default _build/bench/kernel.png)",
     )
+    parser.add_argument("--sizes", help="comma-separated Service counts (default: by --quick)")
+    parser.add_argument("--connections", type=int, help="timed connections per size")
+    parser.add_argument("--dataset", type=Path, help="also save the rows with their provenance")
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick)
+    sizes = tuple(int(n) for n in args.sizes.split(",")) if args.sizes else None
+    rows = run(quick=args.quick, sizes=sizes, connections=args.connections)
     print(format_table(rows))
+    if args.dataset and "skipped" not in rows[0]:
+        save(args.dataset, rows, "python -m svclab.bench.kernel " + " ".join(argv or sys.argv[1:]))
     if "skipped" not in rows[0]:
         plot(rows, args.plot)
         print(f"plot: {args.plot}")

@@ -18,6 +18,8 @@ COMMIT
 0
 >>> main(["render", "iptables", "-f", str(d), "--node-ip", "10.0.0.300"])  # one line on stderr
 2
+>>> main(["render", "nftables", "-f", str(d), "--since", str(d)])  # no change: nothing to write
+0
 """
 
 from __future__ import annotations
@@ -48,6 +50,16 @@ def register(subparsers: Any) -> None:
         default="",
         metavar="NAME",
         help="IPVS scheduler (ipvs mode; default rr, as kube-proxy's)",
+    )
+    parser.add_argument(
+        "--since",
+        action="append",
+        default=[],
+        metavar="OLD",
+        help="print only what kube-proxy writes when the cluster goes from OLD (manifests, may "
+        "repeat) to -f: the partial iptables-restore --noflush input (changed Services' chains, "
+        "fixed chains, -X for unused ones; KEP-3453) or the nft -f transaction (changed chains, "
+        "set and map elements added or deleted, flushes of unused chains)",
     )
     parser.set_defaults(func=run)
 
@@ -149,6 +161,12 @@ def load_state(args: argparse.Namespace) -> ClusterState:
 def run(args: argparse.Namespace) -> int:
     """Render and print."""
     config = config_from_args(args)
+    if args.since:
+        from svclab.proxy.partial_sync import partial
+
+        change = partial(args.mode, read_state(args.since), load_state(args), config)
+        sys.stdout.write(change.text)
+        return 0
     options = (
         {"scheduler": args.ipvs_scheduler} if "scheduler" in modes.get(args.mode).options else {}
     )

@@ -31,6 +31,12 @@ from svclab.proxy.config import ProxyConfig
 from svclab.proxy.modes import get as get_mode
 from svclab.proxy.modes import names as mode_names
 from svclab.proxy.packet import Packet
+import svclab.proxy.ipvs.render as ipvs_mode
+import svclab.proxy.ipvs.trace as ipvs_trace
+from svclab.proxy.iptables.render import render as render_iptables
+from svclab.proxy.iptables.trace import IPTablesTracer
+from svclab.proxy.nftables.render import render as render_nftables
+from svclab.proxy.nftables.trace import trace as trace_nftables
 
 MODES = mode_names()
 SERVICE_BASE = ipaddress.IPv4Address("10.96.0.1")
@@ -157,6 +163,15 @@ def table(
     """
     rows = []
     for n in sizes:
-        state = synthetic_state(n, endpoints_per_service)
-        rows.extend(_measure(mode, state, n, endpoints_per_service, None) for mode in modes)
+        rows.extend(
+            table_for(synthetic_state(n, endpoints_per_service), endpoints_per_service, modes)
+        )
     return sorted(rows, key=lambda row: MODES.index(row["mode"]))
+
+
+def table_for(
+    state: ClusterState, endpoints_per_service: int, modes: tuple[str, ...] = MODES
+) -> list[dict]:
+    """`measure` of an already built `synthetic_state`, one row per mode."""
+    n = len(state.services)
+    return [_measure(mode, state, n, endpoints_per_service, None) for mode in modes]
