@@ -96,6 +96,6 @@ def test_threshold_moves_with_the_stack_rlimit() -> None:
 
 def test_a_shell_starts_slower_in_a_larger_environment() -> None:
     growth = Growth(3000)
-    small = shell_start_seconds(growth.environment(10), starts=3, rounds=2)
-    large = shell_start_seconds(growth.environment(3000), starts=3, rounds=2)
+    small = shell_start_seconds(growth.environment(10), repeats=3)
+    large = shell_start_seconds(growth.environment(3000), repeats=3)
     assert 0 <= small < large

@@ -10,7 +10,7 @@ from svclab.envsize import exec_limit
 
 @pytest.fixture(scope="module")
 def limits():
-    return experiments.run("env-limits", counts=(10, 1000, 10_000), starts=2)
+    return experiments.run("env-limits", counts=(10, 1000, 10_000), repeats=3)
 
 
 def test_services_add_eight_variables_each_unless_links_are_off(limits) -> None:

@@ -35,16 +35,16 @@ own arguments (which count against the same limit)."""
 
 
 def run(
-    *, seed: int = 0, counts: tuple[int, ...] = COUNTS, starts: int = 3, progress=None
+    *, seed: int = 0, counts: tuple[int, ...] = COUNTS, repeats: int = 5, progress=None
 ) -> Result:
     """Rows per (Service count, ``enableServiceLinks``): variables, bytes, whether the
-    container starts, and a shell's start time (`starts` timed starts, best of two rounds).
+    container starts, and a shell's start time (best of up to `repeats` starts).
 
     ``data["threshold"]`` is the first count at which ``execve`` fails (None if it never does
     up to ``max(counts)``); a count just below it (`NEAR` of it) is measured too. `seed` is accepted for
     the experiments' common interface; nothing here is random.
 
-    >>> r = run(counts=(10, 100), starts=2)
+    >>> r = run(counts=(10, 100), repeats=1)
     >>> [(row["services"], row["links"], row["variables"], row["starts"]) for row in r.rows]
     [(10, True, 88, True), (10, False, 8, True), (100, True, 808, True), (100, False, 8, True)]
     >>> r.data["threshold"] is None
@@ -59,7 +59,7 @@ def run(
         for links in (True, False):
             env = growth.environment(count, links)
             starts_ok = execs(env)
-            shell = shell_start_seconds(env, starts, rounds=2) if starts_ok else None
+            shell = shell_start_seconds(env, repeats) if starts_ok else None
             rows.append(
                 {
                     "services": count,
