@@ -125,6 +125,22 @@ def test_search_finds_pages(page: object, site_url: str, lang: str, term: str) -
     assert page.outside == []
 
 
+@pytest.mark.parametrize(
+    ("lang", "term", "chapter"),
+    [
+        ("zh_CN", "环境变量", "part2/env-vars-vs-dns"),
+        ("zh_CN", "无头服务", "part2/headless-services"),
+        ("en", "enableServiceLinks", "part2/env-vars-vs-dns"),
+    ],
+)
+def test_search_finds_the_chapter(
+    page: object, site_url: str, lang: str, term: str, chapter: str
+) -> None:
+    page.goto(f"{site_url}/{lang}/search.html?q={quote(term)}")
+    page.locator(f"#search-results ul.search li a[href*='{chapter}']").first.wait_for(timeout=15000)
+    assert page.outside == []
+
+
 def test_site_works_from_file_urls_without_the_network(page: object) -> None:
     require((SITE / "en" / "index.html").exists(), "the site is not built: run `nox -s docs` first")
     page.goto((SITE / "zh_CN" / "part1" / "what-is-a-service.html").as_uri())
