@@ -1,6 +1,6 @@
 """How large kubelet's Service variables make a container's environment, and where Linux stops.
 
-Every Service in a Pod's namespace adds its block of variables (`svclab.envvars`), and the
+Every Service in a Pod's namespace adds its block of variables (`svclab.cluster.envvars`), and the
 environment is handed to the container's first process by ``execve``. Linux caps what
 ``execve`` copies (``fs/exec.c``, execve(2) "Limits on size of arguments and environment"):
 each string at ``MAX_ARG_STRLEN`` (32 pages, 128 KiB), and all argument and environment
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import kubernetes.client as k8s
 
-from svclab.envvars import EnvList, service_env
+from svclab.cluster.envvars import EnvList, service_env
 
 NAMESPACE = "shop"
 PAGE = resource.getpagesize()

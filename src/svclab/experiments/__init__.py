@@ -15,7 +15,7 @@ import importlib
 from types import ModuleType
 
 from svclab.errors import SvclabError
-from svclab.experiments.result import Result
+from svclab.report.result import Result
 
 __all__ = ["MODULES", "Result", "get", "names", "run"]
 

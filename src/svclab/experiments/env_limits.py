@@ -20,7 +20,7 @@ from svclab.envsize import (
     execs,
     shell_start_seconds,
 )
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 
 NAME = "env-limits"
 TITLE = {

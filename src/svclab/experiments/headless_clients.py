@@ -2,7 +2,7 @@
 Service spread their requests, and only a client that resolves again finds a new Pod.
 
 Everything is real and on loopback: the Pods are HTTP servers
-(`svclab.experiments.loopback.PodServers`), the ClusterIP is the userspace proxy
+(`svclab.experiments._pods.PodServers`), the ClusterIP is the userspace proxy
 (`svclab.proxy.userspace.UserspaceProxy`, which, like every kube-proxy mode, chooses a Pod per
 connection), and the names come from the cluster DNS server (`svclab.dns.server.DnsServer`),
 asked by each client's own resolver. Three clients send requests in turn:
@@ -25,8 +25,8 @@ from matplotlib.figure import Figure
 
 from svclab.dns.resolver import FOREVER, CachingResolver
 from svclab.dns.server import DnsServer
-from svclab.experiments.loopback import HttpClient, PodServers
-from svclab.experiments.result import Result, say
+from svclab.experiments._pods import HttpClient, PodServers
+from svclab.report.result import Result, say
 from svclab.experiments.rollout_real import NAMES, VIP, dns_state, pod_ip
 from svclab.proxy.userspace import Address, UserspaceProxy
 from svclab.sim.traffic import Discovery
