@@ -117,8 +117,6 @@ def test_root_page_sends_chinese_readers_to_chinese(browser: object, site_url: s
         ("zh_CN", "缓存"),
         ("zh_CN", "轮询"),
         ("en", "round-robin"),
-        ("zh_CN", "流量策略"),
-        ("en", "externalTrafficPolicy"),
     ],
 )
 def test_search_finds_pages(page: object, site_url: str, lang: str, term: str) -> None:
@@ -126,6 +124,26 @@ def test_search_finds_pages(page: object, site_url: str, lang: str, term: str) -
     results = page.locator("#search-results ul.search li")
     results.first.wait_for(timeout=15000)
     assert results.count() >= 1
+    assert page.outside == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "term", "chapter"),
+    [
+        ("zh_CN", "环境变量", "part2/env-vars-vs-dns"),
+        ("zh_CN", "无头服务", "part2/headless-services"),
+        ("en", "enableServiceLinks", "part2/env-vars-vs-dns"),
+        ("en", "nftables", "part2/proxy-modes"),
+        ("zh_CN", "代理模式", "part2/proxy-modes"),
+        ("en", "externalTrafficPolicy", "part2/traffic-policies"),
+        ("zh_CN", "流量策略", "part2/traffic-policies"),
+    ],
+)
+def test_search_finds_the_chapter(
+    page: object, site_url: str, lang: str, term: str, chapter: str
+) -> None:
+    page.goto(f"{site_url}/{lang}/search.html?q={quote(term)}")
+    page.locator(f"#search-results ul.search li a[href*='{chapter}']").first.wait_for(timeout=15000)
     assert page.outside == []
 
 

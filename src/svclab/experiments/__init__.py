@@ -27,6 +27,8 @@ MODULES = {
     "traffic-policy": "traffic_policy",
     "session-affinity": "session_affinity",
     "env-vars": "env_vars",
+    "env-limits": "env_limits",
+    "headless-clients": "headless_clients",
 }
 """Experiment name → module of `svclab.experiments`, in the site's order."""
 
