@@ -1,0 +1,113 @@
+"""How often a hand-picked ClusterIP or NodePort is already taken, with and without the static band.
+
+A cluster has allocated some share of its range automatically; then someone creates a
+Service with a ``clusterIP`` or ``nodePort`` chosen by hand from the bottom of the range (the
+static band of KEP-3070 and KEP-3668). Each run fills a fresh allocator, with its own seed,
+and tries several picks at each fill level; a pick collides when the value is already taken.
+
+>>> rows = collision_rates("NodePort", fills=(0.5,), runs=4, picks=10)
+>>> [(r["banded"], r["fill_pct"], r["trials"], r["collisions"]) for r in rows]
+[(True, 50, 40, 0), (False, 50, 40, 14)]
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections.abc import Sequence
+
+from svclab.allocators import (
+    ClusterIPAllocator,
+    NodePortAllocator,
+    cluster_ip_offset,
+    node_port_offset,
+)
+
+KINDS = ("ClusterIP", "NodePort")
+SERVICE_CIDR = "10.96.0.0/22"
+"""A small service CIDR (1,022 addresses, a static band of 64) so that filling it takes
+milliseconds; the rates depend on how full the range is, not on its size."""
+NODE_PORT_RANGE = "30000-32767"
+FILLS = (0.1, 0.5, 0.8, 0.9, 0.95, 0.98, 0.99)
+"""Shares of the range allocated automatically before the hand-picked value is tried."""
+
+
+def _allocator(kind: str, seed: int, banded: bool) -> ClusterIPAllocator | NodePortAllocator:
+    if kind == "ClusterIP":
+        return ClusterIPAllocator(SERVICE_CIDR, seed, banded=banded)
+    if kind == "NodePort":
+        return NodePortAllocator(NODE_PORT_RANGE, seed, banded=banded)
+    raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
+
+
+def hand_picked_values(kind: str) -> list[str] | list[int]:
+    """The values someone choosing by hand takes from: the bottom of the range, as large as the
+    static band (the same values whether or not the allocator keeps the band free).
+
+    >>> picks = hand_picked_values("NodePort")
+    >>> picks[0], picks[-1], len(picks)
+    (30000, 30085, 86)
+    >>> hand_picked_values("ClusterIP")[:2], len(hand_picked_values("ClusterIP"))
+    (['10.96.0.1', '10.96.0.2'], 64)
+    """
+    if kind == "NodePort":
+        ports = NodePortAllocator(NODE_PORT_RANGE)
+        return list(range(ports.first, ports.first + node_port_offset(ports.size)))
+    network = ipaddress.ip_network(SERVICE_CIDR)
+    first = int(network.network_address) + 1
+    count = cluster_ip_offset(network.num_addresses)
+    return [str(ipaddress.ip_address(first + i)) for i in range(count)]
+
+
+def collision_rates(
+    kind: str,
+    fills: Sequence[float] = FILLS,
+    *,
+    runs: int = 20,
+    picks: int = 50,
+    seed: int = 0,
+) -> list[dict]:
+    """One row per (banded, fill): trials, collisions and the collision rate in percent.
+
+    ``banded=True`` rows use the allocator as Kubernetes 1.35 does; ``banded=False`` rows
+    allocate anywhere in the range, as before the static band existed.
+    """
+    if not fills or not all(0 <= f < 1 for f in fills):
+        raise ValueError(f"fills must be shares in [0, 1), got {tuple(fills)}")
+    choices = hand_picked_values(kind)
+    rows = []
+    for banded in (True, False):
+        collisions = dict.fromkeys(fills, 0)
+        for run in range(runs):
+            allocator = _allocator(kind, seed + run, banded)
+            rng = random.Random(f"{seed}-{run}")
+            allocated = 0
+            for fill in sorted(fills):
+                while allocated < round(fill * allocator.size):
+                    allocator.allocate()
+                    allocated += 1
+                hits = (allocator.is_allocated(v) for v in rng.choices(choices, k=picks))  # type: ignore[arg-type]
+                collisions[fill] += sum(hits)
+        trials = runs * picks
+        rows += [
+            {
+                "kind": kind,
+                "banded": banded,
+                "fill_pct": round(100 * fill),
+                "trials": trials,
+                "collisions": collisions[fill],
+                "rate_pct": round(100 * collisions[fill] / trials, 1),
+            }
+            for fill in fills
+        ]
+    return rows
+
+
+def band_fill_limit(kind: str) -> float:
+    """The share of the range that can be allocated automatically before the band is touched.
+
+    >>> round(band_fill_limit("NodePort"), 4), round(band_fill_limit("ClusterIP"), 4)
+    (0.9689, 0.9374)
+    """
+    allocator = _allocator(kind, 0, True)
+    return (allocator.size - allocator.offset) / allocator.size
