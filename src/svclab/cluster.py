@@ -30,13 +30,14 @@ import ipaddress
 import itertools
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import kubernetes.client as k8s
 
 from svclab import KUBERNETES_VERSION, envvars
+from svclab.admission import admit, check_plugins
 from svclab.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
 from svclab.defaults import apply_defaults
 from svclab.deployments import DeploymentController
@@ -91,8 +92,11 @@ class Cluster:
         node_cidr: str | None = None,
         pod_start_delay: float = 1.0,
         pod_ready_delay: float = 1.0,
+        admission_plugins: Sequence[str] = (),
     ) -> None:
         self.now = 0.0
+        self.admission_plugins = check_plugins(admission_plugins)
+        """kube-apiserver's ``--enable-admission-plugins`` (see `svclab.admission`)."""
         self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
         self._rng = random.Random(seed)
         self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}
@@ -261,6 +265,7 @@ class Cluster:
         check(obj, source)
         key = self._key(kind, obj.metadata.namespace, obj.metadata.name or "")
         old = self._store[kind].get(key)
+        admit(self.admission_plugins, obj, old, source, object_label(obj))
         if kind == "Service":
             self._allocate_service(obj, old, source)
         elif kind == "Pod" and old is not None:
