@@ -16,12 +16,15 @@ import ipaddress
 import random
 from collections.abc import Sequence
 
+from matplotlib.figure import Figure
+
 from svclab.allocators import (
     ClusterIPAllocator,
     NodePortAllocator,
     cluster_ip_offset,
     node_port_offset,
 )
+from svclab.experiments.result import Result, say
 
 KINDS = ("ClusterIP", "NodePort")
 SERVICE_CIDR = "10.96.0.0/22"
@@ -111,3 +114,47 @@ def band_fill_limit(kind: str) -> float:
     """
     allocator = _allocator(kind, 0, True)
     return (allocator.size - allocator.offset) / allocator.size
+
+
+_LABELS = {
+    "banded": {"en": "with the static band (1.26+ / 1.29+)", "zh_CN": "有静态段（1.26+ / 1.29+）"},
+    "plain": {"en": "without the band (random anywhere)", "zh_CN": "无静态段（全范围随机）"},
+    "limit": {"en": "upper band full", "zh_CN": "上段（动态段）已满"},
+    "x": {"en": "share of the range allocated automatically (%)", "zh_CN": "已自动分配的比例（%）"},
+    "y": {"en": "hand-picked values already taken (%)", "zh_CN": "手选值已被占用的比例（%）"},
+    "title": {
+        "en": "Choosing a ClusterIP or NodePort by hand, from the bottom of the range",
+        "zh_CN": "从范围底部手工选择 ClusterIP 或 NodePort",
+    },
+}
+
+
+def measure(**kwargs: object) -> Result:
+    """`collision_rates` for both kinds, as a `Result` whose figure has one panel per kind."""
+    rows = [row for kind in KINDS for row in collision_rates(kind, **kwargs)]  # type: ignore[arg-type]
+    return Result("static-band-collisions", rows, draw=_draw)
+
+
+def _draw(result: Result, fig: Figure, lang: str) -> None:
+    axes = fig.subplots(1, len(KINDS), sharey=True)
+    for ax, kind in zip(axes, KINDS, strict=True):
+        for banded, key, style in ((True, "banded", "-o"), (False, "plain", "--s")):
+            rows = [r for r in result.rows if r["kind"] == kind and r["banded"] is banded]
+            ax.plot(
+                [r["fill_pct"] for r in rows],
+                [r["rate_pct"] for r in rows],
+                style,
+                label=say(_LABELS[key], lang),
+            )
+        ax.axvline(
+            100 * band_fill_limit(kind),
+            color="grey",
+            linestyle=":",
+            label=say(_LABELS["limit"], lang),
+        )
+        ax.set_title(kind)
+        ax.set_xlabel(say(_LABELS["x"], lang))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(say(_LABELS["y"], lang))
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(say(_LABELS["title"], lang))

@@ -184,3 +184,14 @@ def test_virtual_hosts_route_by_host_header():
     with VirtualHosts({"api.example.com": "api"}) as server:
         assert get(server.address, "API.example.com") == "200 api"
         assert get(server.address, "ext.default.svc.cluster.local").startswith("404 ")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_CN"])
+def test_collision_figure_has_a_panel_per_kind_with_the_band_limit(lang):
+    result = collisions.measure(fills=(0.5, 0.99), runs=2, picks=10)
+    fig = result.figure(lang)
+    assert [ax.get_title() for ax in fig.axes] == list(collisions.KINDS)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert len(labels) == 3 and (("静态段" in labels[0]) == (lang == "zh_CN"))
+    limits = [ax.lines[-1].get_xdata()[0] for ax in fig.axes]
+    assert limits == [100 * collisions.band_fill_limit(kind) for kind in collisions.KINDS]
