@@ -62,6 +62,41 @@ def hand_picked_values(kind: str) -> list[str] | list[int]:
     return [str(ipaddress.ip_address(first + i)) for i in range(count)]
 
 
+_BAND_COLUMNS = {
+    "range": {"en": "range", "zh_CN": "范围"},
+    "size": {"en": "values", "zh_CN": "可分配数"},
+    "band": {"en": "static band", "zh_CN": "静态段"},
+    "offset": {"en": "band size", "zh_CN": "静态段大小"},
+}
+
+
+def band_sizes(
+    cidrs: Sequence[str] = ("10.96.0.0/12", "10.96.0.0/16", "10.96.0.0/24", "10.96.0.0/28"),
+    port_ranges: Sequence[str] = ("30000-32767",),
+    lang: str = "en",
+) -> list[dict]:
+    """The static band of service CIDRs and NodePort ranges, read from the allocators.
+
+    >>> [row["band size"] for row in band_sizes()]
+    [256, 256, 16, 0, 86]
+    """
+    allocators = [ClusterIPAllocator(c) for c in cidrs] + [
+        NodePortAllocator(r) for r in port_ranges
+    ]
+    names = [*cidrs, *port_ranges]
+    rows = []
+    for name, allocator in zip(names, allocators, strict=True):
+        band = allocator.static_band
+        values = {
+            "range": name,
+            "size": allocator.size,
+            "band": f"{band[0]} – {band[1]}" if band else "—",
+            "offset": allocator.offset,
+        }
+        rows.append({say(_BAND_COLUMNS[k], lang): v for k, v in values.items()})
+    return rows
+
+
 def collision_rates(
     kind: str,
     fills: Sequence[float] = FILLS,

@@ -15,6 +15,7 @@ and the records the DNS server builds.
 
 from __future__ import annotations
 
+import copy
 import re
 
 from svclab.dns.records import build_records
@@ -37,6 +38,7 @@ _COLUMNS = {
 }
 _NONE = {"en": "none", "zh_CN": "无"}
 _NODE = {"en": "every node", "zh_CN": "每个节点"}
+_MODE = {"en": "mode", "zh_CN": "模式"}
 
 _ENTRY = re.compile(
     r'^-A KUBE-(?:SERVICES|NODEPORTS) -m comment --comment "?(?P<svc>[^ "]+?):\S*'
@@ -120,6 +122,7 @@ def nodeport_answers(
     *,
     client: str = "198.51.100.7",
     hostname: str = "node-1",
+    lang: str = "en",
 ) -> list[dict]:
     """Which of the node's addresses (and 127.0.0.1) answer `node_port`, in each mode's default.
 
@@ -135,7 +138,7 @@ def nodeport_answers(
             nodeport_addresses=default,
         )
         text = render(state, config)
-        row: dict = {"mode": mode}
+        row: dict = {say(_MODE, lang): mode}
         for address in [*node_ips, "127.0.0.1"]:
             local = address == "127.0.0.1"
             packet = Packet("127.0.0.1" if local else client, address, node_port)
@@ -143,3 +146,31 @@ def nodeport_answers(
             row[address] = trace(text, packet, config, source).verdict
         rows.append(row)
     return rows
+
+
+def with_ip_mode(state: ClusterState, namespace: str, name: str, ip_mode: str) -> ClusterState:
+    """A copy of `state` where the load balancer of Service ``namespace/name`` reports `ip_mode`
+    (``VIP`` or ``Proxy``) for every ingress IP, as its cloud controller would write it.
+
+    >>> from svclab.manifests import load_text
+    >>> state = ClusterState.from_manifests(load_text('''
+    ... apiVersion: v1
+    ... kind: Service
+    ... metadata: {name: lb}
+    ... spec: {type: LoadBalancer, clusterIP: 10.96.0.20, ports: [{port: 80, nodePort: 30080}]}
+    ... status: {loadBalancer: {ingress: [{ip: 192.0.2.80}]}}
+    ... '''))
+    >>> with_ip_mode(state, "default", "lb", "Proxy").services[0].status.load_balancer.ingress[0].ip_mode
+    'Proxy'
+    >>> state.services[0].status.load_balancer.ingress[0].ip_mode is None
+    True
+    """
+    if ip_mode not in ("VIP", "Proxy"):
+        raise ValueError(f"ipMode must be VIP or Proxy, got {ip_mode!r}")
+    changed = copy.deepcopy(state)
+    for svc in changed.services:
+        if (namespace_of(svc), svc.metadata.name) == (namespace, name):
+            for ingress in svc.status.load_balancer.ingress or []:
+                ingress.ip_mode = ip_mode
+            return changed
+    raise LookupError(f"no Service {namespace}/{name}")

@@ -11,7 +11,7 @@ class Table:
     """A table a notebook cell can end with: Jupyter shows its HTML, ``print`` its text.
 
     >>> table = Table([{"type": "ClusterIP", "ip": "10.96.0.10"}])
-    >>> print(table)
+    >>> table
     type       ip
     ClusterIP  10.96.0.10
     >>> table._repr_html_().count("<td>")
@@ -23,6 +23,8 @@ class Table:
 
     def __str__(self) -> str:
         return format_table(self.rows)
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
