@@ -13,7 +13,7 @@ from svclab.proxy import iptables, iptables_trace, nftables, nftables_trace
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.path_figure import figure_texts, path_chains, path_figure
 from svclab.proxy.trace import Packet
-from svclab.service_types import nodeport_answers, service_rules, what_is_created
+from svclab.service_types import nodeport_answers, service_rules, what_is_created, with_ip_mode
 from svclab.vhost import VirtualHosts, get
 
 SHOP = """
@@ -195,3 +195,46 @@ def test_collision_figure_has_a_panel_per_kind_with_the_band_limit(lang):
     assert len(labels) == 3 and (("静态段" in labels[0]) == (lang == "zh_CN"))
     limits = [ax.lines[-1].get_xdata()[0] for ax in fig.axes]
     assert limits == [100 * collisions.band_fill_limit(kind) for kind in collisions.KINDS]
+
+
+def test_ip_mode_proxy_removes_the_short_cut_for_the_load_balancer_ip(cluster):
+    from_pod = Packet("10.244.0.9", "192.0.2.80", 80)
+    outside = Packet("198.51.100.9", "192.0.2.80", 80)
+    vip = with_ip_mode(cluster.state(), "default", "lb", "VIP")
+    proxy = with_ip_mode(cluster.state(), "default", "lb", "Proxy")
+    vip_text, proxy_text = iptables.render(vip, CONFIG), iptables.render(proxy, CONFIG)
+    assert any("192.0.2.80" in r for r in service_rules(vip_text, "default", "lb"))
+    assert not any("192.0.2.80" in r for r in service_rules(proxy_text, "default", "lb"))
+    assert iptables_trace.trace(vip_text, from_pod, CONFIG).verdict == "DROP"  # source ranges
+    assert iptables_trace.trace(vip_text, outside, CONFIG).verdict == "DNAT"
+    assert iptables_trace.trace(proxy_text, from_pod, CONFIG).verdict == "NO-MATCH"
+    assert cluster.get("Service", "default", "lb").status.load_balancer.ingress[0].ip_mode is None
+    with pytest.raises(ValueError, match="ipMode"):
+        with_ip_mode(cluster.state(), "default", "lb", "DSR")
+    with pytest.raises(LookupError):
+        with_ip_mode(cluster.state(), "default", "nope", "VIP")
+
+
+def test_band_sizes_in_both_languages():
+    en, zh = collisions.band_sizes(lang="en"), collisions.band_sizes(lang="zh_CN")
+    assert [r["band size"] for r in en] == [r["静态段大小"] for r in zh] == [256, 256, 16, 0, 86]
+    assert en[-1]["static band"] == "30000 – 30085" and en[3]["static band"] == "—"
+
+
+def test_load_balancer_without_node_ports(cluster):
+    svc = cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "direct"},
+            "spec": {
+                "type": "LoadBalancer",
+                "allocateLoadBalancerNodePorts": False,
+                "ports": [{"port": 80}],
+            },
+        }
+    )
+    text = iptables.render(cluster.state(), CONFIG)
+    assert svc.spec.ports[0].node_port is None
+    assert not [r for r in service_rules(text, "default", "direct") if "KUBE-NODEPORTS" in r]
+    cluster.delete("Service", "default", "direct")
