@@ -18,13 +18,13 @@ from collections.abc import Sequence
 
 from matplotlib.figure import Figure
 
-from svclab.allocators import (
+from svclab.cluster.allocators import (
     ClusterIPAllocator,
     NodePortAllocator,
     cluster_ip_offset,
     node_port_offset,
 )
-from svclab.experiments.result import Result, say
+from svclab.report.result import Result, say
 
 KINDS = ("ClusterIP", "NodePort")
 SERVICE_CIDR = "10.96.0.0/22"

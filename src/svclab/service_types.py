@@ -19,11 +19,14 @@ import copy
 import re
 
 from svclab.dns.records import build_records
-from svclab.experiments.result import say
-from svclab.proxy import iptables, iptables_trace, nftables, nftables_trace
+from svclab.report.result import say
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.iptables.trace as iptables_trace
+import svclab.proxy.nftables.render as nftables
+import svclab.proxy.nftables.trace as nftables_trace
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.trace import Packet, SourceKind
-from svclab.state import ClusterState, namespace_of
+from svclab.proxy.packet import Packet, SourceKind
+from svclab.api.state import ClusterState, namespace_of
 
 ZONE = "cluster.local"
 
@@ -152,7 +155,7 @@ def with_ip_mode(state: ClusterState, namespace: str, name: str, ip_mode: str) -
     """A copy of `state` where the load balancer of Service ``namespace/name`` reports `ip_mode`
     (``VIP`` or ``Proxy``) for every ingress IP, as its cloud controller would write it.
 
-    >>> from svclab.manifests import load_text
+    >>> from svclab.api.manifests import load_text
     >>> state = ClusterState.from_manifests(load_text('''
     ... apiVersion: v1
     ... kind: Service

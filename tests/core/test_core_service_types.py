@@ -8,11 +8,14 @@ import pytest
 from svclab import collisions
 from svclab.cluster import Cluster
 from svclab.errors import ManifestError
-from svclab.manifests import load_text
-from svclab.proxy import iptables, iptables_trace, nftables, nftables_trace
+from svclab.api.manifests import load_text
+import svclab.proxy.iptables.render as iptables
+import svclab.proxy.iptables.trace as iptables_trace
+import svclab.proxy.nftables.render as nftables
+import svclab.proxy.nftables.trace as nftables_trace
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.path_figure import figure_texts, path_chains, path_figure
-from svclab.proxy.trace import Packet
+from svclab.proxy.packet import Packet
 from svclab.service_types import nodeport_answers, service_rules, what_is_created, with_ip_mode
 from svclab.vhost import VirtualHosts, get
 

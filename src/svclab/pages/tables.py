@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from svclab.table import format_table
+from svclab.report.tables import format_table
 
 
 class Table:

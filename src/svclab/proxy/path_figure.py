@@ -1,6 +1,6 @@
 """A diagram of a traced first packet: from the client, through kube-proxy's chains, to the Pods.
 
->>> from svclab.proxy.trace import Outcome, Packet, SourceKind, TraceResult
+>>> from svclab.proxy.packet import Outcome, Packet, SourceKind, TraceResult
 >>> rules = ("-A KUBE-SERVICES -j KUBE-NODEPORTS", "-A KUBE-NODEPORTS -j KUBE-EXT-X")
 >>> result = TraceResult(Packet("198.51.100.7", "172.18.0.2", 30080), SourceKind.EXTERNAL,
 ...                      (Outcome("DNAT", 1.0, "10.244.0.2:8080", True, rules),), rules)
@@ -16,8 +16,8 @@ from __future__ import annotations
 import matplotlib
 from matplotlib.figure import Figure
 
-from svclab.experiments.result import ResultFigure, drawing_rc, say
-from svclab.proxy.trace import TraceResult
+from svclab.report.result import ResultFigure, drawing_rc, say
+from svclab.proxy.packet import TraceResult
 
 _TEXT = {
     "client": {"en": "client {src}", "zh_CN": "客户端 {src}"},

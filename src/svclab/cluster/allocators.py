@@ -15,7 +15,7 @@ False
 >>> ips.allocate("10.96.0.10")
 Traceback (most recent call last):
 ...
-svclab.allocators.AllocationError: provided IP is already allocated
+svclab.cluster.allocators.AllocationError: provided IP is already allocated
 >>> ports = NodePortAllocator("30000-32767", seed=1)
 >>> ports.offset, ports.static_band
 (86, (30000, 30085))
@@ -74,7 +74,7 @@ def parse_port_range(text: str) -> tuple[int, int]:
     >>> parse_port_range("32767-30000")
     Traceback (most recent call last):
     ...
-    svclab.allocators.AllocationError: invalid port range '32767-30000'
+    svclab.cluster.allocators.AllocationError: invalid port range '32767-30000'
     """
     try:
         if "+" in text:
@@ -227,11 +227,11 @@ class NodePortAllocator:
     >>> ports.allocate()
     Traceback (most recent call last):
     ...
-    svclab.allocators.AllocationError: range is full
+    svclab.cluster.allocators.AllocationError: range is full
     >>> ports.allocate(40000)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    svclab.allocators.AllocationError: provided port is not in the valid range. ... 30000-30015
+    svclab.cluster.allocators.AllocationError: provided port is not in the valid range. ... 30000-30015
 
     ``banded=False`` allocates as Kubernetes did before KEP-3668: anywhere in the range.
     """

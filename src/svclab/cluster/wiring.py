@@ -36,12 +36,13 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab import KUBERNETES_VERSION, envvars
+from svclab import KUBERNETES_VERSION
+from svclab.cluster import envvars
 from svclab.admission import admit, check_plugins
-from svclab.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
-from svclab.defaults import apply_defaults
-from svclab.deployments import DeploymentController
-from svclab.endpointslices import (
+from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
+from svclab.api.defaults import apply_defaults
+from svclab.cluster.deployments import DeploymentController
+from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
     MANAGED_BY_LABEL,
     ZONE_LABEL,
@@ -49,9 +50,9 @@ from svclab.endpointslices import (
     random_suffix,
 )
 from svclab.errors import ManifestError
-from svclab.manifests import KINDS, build_object, load_manifests, object_label
-from svclab.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
-from svclab.validation import check
+from svclab.api.manifests import KINDS, build_object, load_manifests, object_label
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
+from svclab.api.validation import check
 
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """The wall-clock time of virtual second 0 (timestamps stay reproducible)."""
