@@ -24,8 +24,8 @@ svclab.cluster.allocators.AllocationError: provided IP is already allocated
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import random
-from collections.abc import Iterator
 
 from svclab.errors import SvclabError
 
@@ -107,18 +107,16 @@ class _BandedRange:
         # Upper band from a random start, wrapping; then the lower band likewise
         # (upstream's randomScanStrategyWithOffset / allocateNextService).
         for start, stop in ((self.offset, self.size), (0, self.offset)):
-            for value in self._scan(start, stop):
-                if self.take(value):
+            span = stop - start
+            if span <= 0:
+                continue
+            base = self.first + start
+            begin = base + self._rng.randrange(span)
+            for value in itertools.chain(range(begin, base + span), range(base, begin)):
+                if value not in self.used:
+                    self.used.add(value)
                     return value
         return None
-
-    def _scan(self, start: int, stop: int) -> Iterator[int]:
-        span = stop - start
-        if span <= 0:
-            return
-        begin = self._rng.randrange(span)
-        for step in range(span):
-            yield self.first + start + (begin + step) % span
 
 
 class ClusterIPAllocator:
@@ -134,9 +132,13 @@ class ClusterIPAllocator:
     ('10.0.0.1', '10.0.1.0')
     >>> ClusterIPAllocator("10.0.0.0/26").static_band
     ('10.0.0.1', '10.0.0.16')
+    >>> ClusterIPAllocator("10.0.0.0/26", banded=False).static_band is None
+    True
+
+    ``banded=False`` allocates as Kubernetes did before KEP-3070: anywhere in the range.
     """
 
-    def __init__(self, cidr: str, seed: int = 0) -> None:
+    def __init__(self, cidr: str, seed: int = 0, *, banded: bool = True) -> None:
         try:
             self.network = ipaddress.ip_network(cidr, strict=True)
         except ValueError as exc:
@@ -144,7 +146,7 @@ class ClusterIPAllocator:
         self.family = "IPv4" if self.network.version == 4 else "IPv6"
         total = self.network.num_addresses
         usable = total - (2 if self.network.version == 4 else 1)
-        self.offset = cluster_ip_offset(total)
+        self.offset = cluster_ip_offset(total) if banded else 0
         self._range = _BandedRange(
             int(self.network.network_address) + 1, max(usable, 0), self.offset, seed
         )
@@ -160,6 +162,20 @@ class ClusterIPAllocator:
         if not self.offset:
             return None
         return self.first, self._text(self._range.first + self.offset - 1)
+
+    @property
+    def size(self) -> int:
+        """How many addresses can be allocated."""
+        return self._range.size
+
+    def is_allocated(self, ip: str) -> bool:
+        """Whether ``ip`` is taken.
+
+        >>> ips = ClusterIPAllocator("10.96.0.0/24")
+        >>> ips.is_allocated(ips.allocate("10.96.0.10")), ips.is_allocated("10.96.0.11")
+        (True, False)
+        """
+        return int(ipaddress.ip_address(ip)) in self._range.used
 
     def in_static_band(self, ip: str) -> bool:
         """Whether ``ip`` lies in the static (lower) band."""
@@ -216,18 +232,31 @@ class NodePortAllocator:
     Traceback (most recent call last):
     ...
     svclab.cluster.allocators.AllocationError: provided port is not in the valid range. ... 30000-30015
+
+    ``banded=False`` allocates as Kubernetes did before KEP-3668: anywhere in the range.
     """
 
-    def __init__(self, port_range: str = "30000-32767", seed: int = 0) -> None:
+    def __init__(
+        self, port_range: str = "30000-32767", seed: int = 0, *, banded: bool = True
+    ) -> None:
         self.first, self.last = parse_port_range(port_range)
         size = self.last - self.first + 1
-        self.offset = node_port_offset(size)
+        self.offset = node_port_offset(size) if banded else 0
         self._range = _BandedRange(self.first, size, self.offset, seed)
 
     @property
     def static_band(self) -> tuple[int, int] | None:
         """First and last port of the static band, or None when it is empty."""
         return (self.first, self.first + self.offset - 1) if self.offset else None
+
+    @property
+    def size(self) -> int:
+        """How many ports the range holds."""
+        return self._range.size
+
+    def is_allocated(self, port: int) -> bool:
+        """Whether ``port`` is taken."""
+        return port in self._range.used
 
     def contains(self, port: int) -> bool:
         """Whether ``port`` is inside the range."""

@@ -30,7 +30,7 @@ import ipaddress
 import itertools
 import random
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 from svclab.api.validation import check
 from svclab.cluster import envvars
 from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
+from svclab.admission import admit, check_plugins
 from svclab.cluster.deployments import DeploymentController
 from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
@@ -52,6 +53,9 @@ from svclab.cluster.endpointslices import (
     random_suffix,
 )
 from svclab.errors import ManifestError
+from svclab.api.manifests import KINDS, build_object, load_manifests, object_label
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
+from svclab.api.validation import check
 
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """The wall-clock time of virtual second 0 (timestamps stay reproducible)."""
@@ -92,8 +96,11 @@ class Cluster:
         node_cidr: str | None = None,
         pod_start_delay: float = 1.0,
         pod_ready_delay: float = 1.0,
+        admission_plugins: Sequence[str] = (),
     ) -> None:
         self.now = 0.0
+        self.admission_plugins = check_plugins(admission_plugins)
+        """kube-apiserver's ``--enable-admission-plugins`` (see `svclab.admission`)."""
         self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
         self._rng = random.Random(seed)
         self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}
@@ -262,6 +269,7 @@ class Cluster:
         check(obj, source)
         key = self._key(kind, obj.metadata.namespace, obj.metadata.name or "")
         old = self._store[kind].get(key)
+        admit(self.admission_plugins, obj, old, source, object_label(obj))
         if kind == "Service":
             self._allocate_service(obj, old, source)
         elif kind == "Pod" and old is not None:
