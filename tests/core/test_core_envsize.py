@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from svclab.envsize import (
+from svclab.cluster.envsize import (
     MAX_ARG_STRLEN,
     Growth,
     env_bytes,
@@ -81,7 +81,7 @@ def test_threshold_is_where_the_kernel_formula_says() -> None:
 def test_threshold_moves_with_the_stack_rlimit() -> None:
     script = (
         "import json, resource\n"
-        "from svclab.envsize import Growth, exec_threshold\n"
+        "from svclab.cluster.envsize import Growth, exec_threshold\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_STACK)\n"
         "resource.setrlimit(resource.RLIMIT_STACK, (1 << 20, hard))\n"
         "t = exec_threshold(Growth(2000))\n"

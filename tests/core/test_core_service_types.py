@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from svclab import collisions
+from svclab.experiments import collisions
 from svclab.cluster import Cluster
 from svclab.errors import ManifestError
 from svclab.api.manifests import load_text
@@ -14,10 +14,10 @@ import svclab.proxy.iptables.trace as iptables_trace
 import svclab.proxy.nftables.render as nftables
 import svclab.proxy.nftables.trace as nftables_trace
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.path_figure import figure_texts, path_chains, path_figure
+from svclab.report.pathdiagram import path_graph
 from svclab.proxy.packet import Packet
-from svclab.service_types import nodeport_answers, service_rules, what_is_created, with_ip_mode
-from svclab.vhost import VirtualHosts, get
+from svclab.pages.service_types import nodeport_answers, service_rules, what_is_created, with_ip_mode
+from svclab.pages.vhost import VirtualHosts, get
 
 SHOP = """
 apiVersion: apps/v1
@@ -140,8 +140,7 @@ def test_deny_service_external_ips_refuses_new_ones_and_keeps_old_ones():
 
 
 @pytest.mark.parametrize("mode", ["iptables", "nftables"])
-@pytest.mark.parametrize("lang", ["en", "zh_CN"])
-def test_path_figure_draws_the_chains_and_the_pods(cluster, mode, lang):
+def test_nodeport_path_runs_through_the_node_ports_chain_to_every_pod(cluster, mode):
     render, trace = {
         "iptables": (iptables.render, iptables_trace.trace),
         "nftables": (nftables.render, nftables_trace.trace),
@@ -151,19 +150,18 @@ def test_path_figure_draws_the_chains_and_the_pods(cluster, mode, lang):
         Packet("198.51.100.7", NODE[0], port_of(cluster, "np")),
         CONFIG,
     )
-    texts = figure_texts(path_figure(result, lang))
-    chains = path_chains(result)
-    assert chains and all(chain in texts for chain in chains)
-    assert not any(c.startswith(("KUBE-SEP-", "endpoint-")) for c in chains)
-    assert all(dest in texts for dest in result.destinations) and len(result.destinations) == 2
-    note = {"en": "the Pod sees the node's address", "zh_CN": "Pod 看到的源地址是节点地址"}
-    assert note[lang] in texts and ("客户端" in texts) == (lang == "zh_CN")
+    graph = path_graph(result)
+    names = [node.name for node in graph.nodes]
+    assert any(name in ("KUBE-NODEPORTS", "nodeports", "service-nodeports") for name in names), names
+    assert len(result.destinations) == 2
+    assert {n.name for n in graph.nodes if n.kind == "endpoint"} >= set(result.destinations)
 
 
-def test_path_figure_of_a_dropped_packet_states_the_verdict(cluster):
+def test_path_of_a_dropped_packet_ends_in_its_verdict(cluster):
     text = iptables.render(cluster.state(), CONFIG)
     result = iptables_trace.trace(text, Packet("203.0.113.99", "192.0.2.80", 80), CONFIG)
-    assert "verdict: DROP" in figure_texts(path_figure(result, "en"))
+    assert result.verdict == "DROP"
+    assert [n.name for n in path_graph(result).nodes if n.kind == "verdict"] == ["DROP"]
 
 
 def test_static_band_keeps_hand_picked_values_free_until_the_upper_band_is_full():

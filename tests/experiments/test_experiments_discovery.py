@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from svclab import experiments
-from svclab.envsize import exec_limit
+from svclab.cluster.envsize import exec_limit
 
 
 @pytest.fixture(scope="module")

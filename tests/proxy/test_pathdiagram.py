@@ -14,7 +14,7 @@ import svclab.proxy.ipvs.trace as ipvs_trace
 import svclab.proxy.nftables.render as nftables
 import svclab.proxy.nftables.trace as nftables_trace
 from svclab.proxy.config import ProxyConfig
-from svclab.proxy.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
+from svclab.report.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
 from svclab.proxy.packet import Packet
 from svclab.api.state import ClusterState
 

@@ -20,7 +20,7 @@ from svclab.pages.proxy_modes import (
     trace,
 )
 from svclab.proxy import scaling
-from svclab.proxy.pathdiagram import path_graph
+from svclab.report.pathdiagram import path_graph
 from svclab.proxy.packet import Packet
 
 STATE, CONFIG = lab_cluster()

@@ -43,7 +43,7 @@ from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 from svclab.api.validation import check
 from svclab.cluster import envvars
 from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
-from svclab.admission import admit, check_plugins
+from svclab.api.admission import admit, check_plugins
 from svclab.cluster.deployments import DeploymentController
 from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
@@ -100,7 +100,7 @@ class Cluster:
     ) -> None:
         self.now = 0.0
         self.admission_plugins = check_plugins(admission_plugins)
-        """kube-apiserver's ``--enable-admission-plugins`` (see `svclab.admission`)."""
+        """kube-apiserver's ``--enable-admission-plugins`` (see `svclab.api.admission`)."""
         self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
         self._rng = random.Random(seed)
         self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}

@@ -2,7 +2,7 @@
 Service count at which this machine's kernel refuses to start the container (``E2BIG``).
 
 Real processes, bounded: for each Service count the environment kubelet would build
-(`svclab.envsize.Growth`) is measured in variables and bytes, a shell holding it times
+(`svclab.cluster.envsize.Growth`) is measured in variables and bytes, a shell holding it times
 ``/bin/sh -c true``, and a bisection over real ``execve`` calls finds the threshold. The same
 with ``enableServiceLinks: false``, where only ``default/kubernetes`` is left.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
-from svclab.envsize import (
+from svclab.cluster.envsize import (
     Growth,
     env_bytes,
     exec_bytes,
