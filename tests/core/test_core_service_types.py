@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import pytest
 
-from svclab.experiments import collisions
-from svclab.cluster import Cluster
-from svclab.errors import ManifestError
-from svclab.api.manifests import load_text
 import svclab.proxy.iptables.render as iptables
 import svclab.proxy.iptables.trace as iptables_trace
 import svclab.proxy.nftables.render as nftables
 import svclab.proxy.nftables.trace as nftables_trace
-from svclab.proxy.config import ProxyConfig
-from svclab.report.pathdiagram import path_graph
-from svclab.proxy.packet import Packet
-from svclab.pages.service_types import nodeport_answers, service_rules, what_is_created, with_ip_mode
+from svclab.api.manifests import load_text
+from svclab.cluster import Cluster
+from svclab.errors import ManifestError
+from svclab.experiments import collisions
+from svclab.pages.service_types import (
+    nodeport_answers,
+    service_rules,
+    what_is_created,
+    with_ip_mode,
+)
 from svclab.pages.vhost import VirtualHosts, get
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.packet import Packet
+from svclab.report.pathdiagram import path_graph
 
 SHOP = """
 apiVersion: apps/v1
@@ -152,7 +157,9 @@ def test_nodeport_path_runs_through_the_node_ports_chain_to_every_pod(cluster, m
     )
     graph = path_graph(result)
     names = [node.name for node in graph.nodes]
-    assert any(name in ("KUBE-NODEPORTS", "nodeports", "service-nodeports") for name in names), names
+    assert any(name in ("KUBE-NODEPORTS", "nodeports", "service-nodeports") for name in names), (
+        names
+    )
     assert len(result.destinations) == 2
     assert {n.name for n in graph.nodes if n.kind == "endpoint"} >= set(result.destinations)
 

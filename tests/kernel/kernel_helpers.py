@@ -15,8 +15,6 @@ from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns
 from svclab.kernel.system import run
 from svclab.proxy.config import ProxyConfig
-from svclab.api.manifests import load_manifests
-from svclab.api.state import ClusterState
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "labs" / "manifests" / "kernel-node.yaml"
 """The lab's manifests, shared by the lab, its page (docs/*/labs/real-kernel.md) and the tests."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from svclab.api.manifests import to_manifest_dict
 from svclab.experiments.policy_affinity import affinity_rules, stickiness
 from svclab.experiments.policy_cluster import (
     controller_slices,
@@ -14,7 +15,6 @@ from svclab.experiments.policy_cluster import (
 )
 from svclab.experiments.policy_health import balance
 from svclab.experiments.policy_paths import CASES, Lab, grid, split_rows
-from svclab.api.manifests import to_manifest_dict
 
 
 @pytest.fixture(scope="module")

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from svclab.api.manifests import load_manifests
 import svclab.proxy.iptables.render as iptables
 import svclab.proxy.iptables.trace as iptables_trace
 import svclab.proxy.ipvs.render as ipvs
 import svclab.proxy.ipvs.trace as ipvs_trace
 import svclab.proxy.nftables.render as nftables
 import svclab.proxy.nftables.trace as nftables_trace
-from svclab.proxy.config import ProxyConfig
-from svclab.report.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
-from svclab.proxy.packet import Packet
+from svclab.api.manifests import load_manifests
 from svclab.api.state import ClusterState
+from svclab.proxy.config import ProxyConfig
+from svclab.proxy.packet import Packet
+from svclab.report.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
 
 LAB = Path(__file__).parents[2] / "labs" / "manifests" / "kernel-node.yaml"
 CONFIG = ProxyConfig(

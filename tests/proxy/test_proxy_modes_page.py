@@ -20,8 +20,8 @@ from svclab.pages.proxy_modes import (
     trace,
 )
 from svclab.proxy import scaling
-from svclab.report.pathdiagram import path_graph
 from svclab.proxy.packet import Packet
+from svclab.report.pathdiagram import path_graph
 
 STATE, CONFIG = lab_cluster()
 ROWS = scaling_dataset().rows

@@ -16,8 +16,8 @@ from conftest import require
 from nft_helpers import fake_config
 
 from svclab.api.manifests import load_text
+from svclab.api.state import ClusterState
 from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.rules.iptables import parse
 from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.partial_sync import (
     _NftDump,
@@ -25,7 +25,7 @@ from svclab.proxy.partial_sync import (
     iptables_restore,
     nftables_transaction,
 )
-from svclab.api.state import ClusterState
+from svclab.proxy.rules.iptables import parse
 
 SERVICES = {  # name: (namespace, ClusterIP, port name, port)
     "svc1": ("ns1", "172.30.0.41", "p80", 80),

@@ -36,7 +36,6 @@ from svclab.kernel.load import MODES, render, restore_command
 from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
-from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.report.tables import format_table
 
 SIZES = (100, 1_000, 5_000, 10_000)

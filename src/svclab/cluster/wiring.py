@@ -37,13 +37,13 @@ from typing import Any
 import kubernetes.client as k8s
 
 from svclab import KUBERNETES_VERSION
+from svclab.api.admission import admit, check_plugins
 from svclab.api.defaults import apply_defaults
 from svclab.api.manifests import KINDS, build_object, load_manifests, object_label
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 from svclab.api.validation import check
 from svclab.cluster import envvars
 from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
-from svclab.api.admission import admit, check_plugins
 from svclab.cluster.deployments import DeploymentController
 from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
@@ -53,9 +53,6 @@ from svclab.cluster.endpointslices import (
     random_suffix,
 )
 from svclab.errors import ManifestError
-from svclab.api.manifests import KINDS, build_object, load_manifests, object_label
-from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
-from svclab.api.validation import check
 
 EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """The wall-clock time of virtual second 0 (timestamps stay reproducible)."""

@@ -11,8 +11,8 @@ Where the lines end: ClusterIP 36 failed requests; DNS round-robin 3650.
 
 from __future__ import annotations
 
-from svclab.report.result import Result, say
 from svclab.experiments.words import VALUES
+from svclab.report.result import Result, say
 
 
 def final_failures(result: Result) -> dict[str, int]:

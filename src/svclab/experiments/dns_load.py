@@ -30,12 +30,10 @@ from svclab.dns.nodelocal import NodeLocalCache
 from svclab.dns.resolver import CachingResolver, VirtualClock
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
+from svclab.experiments.words import number
 from svclab.report.result import Result, say
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.traffic import Clients, Discovery, Resolver, simulate
-from svclab.experiments.words import number
-from svclab.api.manifests import build_object
-from svclab.api.state import ClusterState
 
 NAME = "dns-load"
 TITLE = {"en": "DNS load vs record TTL", "zh_CN": "DNS 负载与记录 TTL"}

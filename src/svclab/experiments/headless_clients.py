@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 from svclab.dns.resolver import FOREVER, CachingResolver
 from svclab.dns.server import DnsServer
 from svclab.experiments._pods import HttpClient, PodServers
-from svclab.report.result import Result, say
 from svclab.experiments.rollout_real import NAMES, VIP, dns_state, pod_ip
 from svclab.proxy.userspace import Address, UserspaceProxy
+from svclab.report.result import Result, say
 from svclab.sim.traffic import Discovery
 
 NAME = "headless-clients"

@@ -13,14 +13,14 @@ balanced afresh, and lands on its old Pod only by chance (one in three here).
 
 from __future__ import annotations
 
-from svclab.experiments.policy_cluster import nodes, proxy_config
 import svclab.proxy.ipvs.render as ipvs
 import svclab.proxy.nftables.render as nftables
+from svclab.api.state import ClusterState
+from svclab.experiments.policy_cluster import nodes, proxy_config
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.sampler import Sampler
 from svclab.proxy.packet import Packet
-from svclab.api.state import ClusterState
+from svclab.proxy.sampler import Sampler
 
 SERVICE = "web-sticky"
 

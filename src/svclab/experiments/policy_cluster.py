@@ -20,10 +20,10 @@ from pathlib import Path
 
 import kubernetes.client as k8s
 
-from svclab.cluster.endpointslices import ZONE_LABEL, EndpointSliceReconciler
-from svclab.proxy.config import ProxyConfig
 from svclab.api.reading import read_state
 from svclab.api.state import ClusterState
+from svclab.cluster.endpointslices import ZONE_LABEL, EndpointSliceReconciler
+from svclab.proxy.config import ProxyConfig
 
 MANIFEST = Path(__file__).resolve().parents[3] / "labs" / "manifests" / "policies.yaml"
 """The model cluster, in the repository's ``labs/manifests``."""

@@ -20,9 +20,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+from svclab.api.state import ClusterState
 from svclab.experiments.policy_cluster import nodes, proxy_config
 from svclab.experiments.policy_paths import Lab
-from svclab.report.result import say
 from svclab.proxy.healthcheck import (
     ProxyHealth,
     ServiceHealth,
@@ -31,7 +31,7 @@ from svclab.proxy.healthcheck import (
     health_check_ports,
     local_ready_endpoints,
 )
-from svclab.api.state import ClusterState
+from svclab.report.result import say
 
 SERVICE = ("default", "web-local")
 STRATEGIES = {

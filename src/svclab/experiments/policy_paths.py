@@ -26,15 +26,15 @@ from functools import cached_property
 import numpy as np
 from matplotlib.figure import Figure
 
-from svclab.experiments.policy_cluster import NodeView, nodes, proxy_config
-from svclab.report.result import Result, Text, say
 import svclab.proxy.iptables.render as iptables
 import svclab.proxy.nftables.render as nftables
+from svclab.api.state import ClusterState
+from svclab.experiments.policy_cluster import NodeView, nodes, proxy_config
 from svclab.proxy.iptables.trace import IPTablesTracer
 from svclab.proxy.nftables.trace import NFTablesTracer
-from svclab.proxy.sampler import Sampler
 from svclab.proxy.packet import Packet, TraceResult
-from svclab.api.state import ClusterState
+from svclab.proxy.sampler import Sampler
+from svclab.report.result import Result, Text, say
 from svclab.report.tables import format_table
 
 EXTERNAL_CLIENTS = 16

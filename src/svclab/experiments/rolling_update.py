@@ -15,8 +15,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from svclab.experiments.rollout_real import simulate_real
-from svclab.report.result import Result, say
 from svclab.experiments.words import group_name
+from svclab.report.result import Result, say
 from svclab.sim.lifecycle import PodSpan, Timeline
 from svclab.sim.rollout import rolling_update
 from svclab.sim.traffic import Clients, Discovery, Resolver, TrafficResult, simulate

@@ -16,21 +16,21 @@ from pathlib import Path
 import kubernetes.client as k8s
 import matplotlib
 
-from svclab.bench.dataset import Dataset, load
-from svclab.report.result import ResultFigure, Text, drawing_rc, say
-from svclab.api.manifests import load_manifests
-from svclab.proxy import cost
 import svclab.proxy.ipvs.render as ipvs
 import svclab.proxy.ipvs.trace as ipvs_trace
+from svclab.api.manifests import load_manifests
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.bench.dataset import Dataset, load
+from svclab.proxy import cost
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render as render_iptables
 from svclab.proxy.iptables.trace import trace as trace_iptables
 from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.nftables.trace import trace as trace_nftables
+from svclab.proxy.packet import Packet, TraceResult
 from svclab.proxy.partial_sync import partial
 from svclab.proxy.scaling import MEASURES, MODES
-from svclab.proxy.packet import Packet, TraceResult
-from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.report.result import ResultFigure, Text, drawing_rc, say
 
 ROOT = Path(__file__).resolve().parents[3]
 LAB = ROOT / "labs" / "manifests" / "kernel-node.yaml"

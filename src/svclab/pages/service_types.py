@@ -18,15 +18,15 @@ from __future__ import annotations
 import copy
 import re
 
-from svclab.dns.records import build_records
-from svclab.report.result import say
 import svclab.proxy.iptables.render as iptables
 import svclab.proxy.iptables.trace as iptables_trace
 import svclab.proxy.nftables.render as nftables
 import svclab.proxy.nftables.trace as nftables_trace
+from svclab.api.state import ClusterState, namespace_of
+from svclab.dns.records import build_records
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.packet import Packet, SourceKind
-from svclab.api.state import ClusterState, namespace_of
+from svclab.report.result import say
 
 ZONE = "cluster.local"
 

@@ -17,8 +17,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from svclab.report.result import Result
 from svclab.experiments.words import header, value
+from svclab.report.result import Result
 
 
 @dataclass(frozen=True)

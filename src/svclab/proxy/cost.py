@@ -31,12 +31,6 @@ from svclab.proxy.config import ProxyConfig
 from svclab.proxy.modes import get as get_mode
 from svclab.proxy.modes import names as mode_names
 from svclab.proxy.packet import Packet
-import svclab.proxy.ipvs.render as ipvs_mode
-import svclab.proxy.ipvs.trace as ipvs_trace
-from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.iptables.trace import IPTablesTracer
-from svclab.proxy.nftables.render import render as render_nftables
-from svclab.proxy.nftables.trace import trace as trace_nftables
 
 MODES = mode_names()
 SERVICE_BASE = ipaddress.IPv4Address("10.96.0.1")

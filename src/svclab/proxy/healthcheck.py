@@ -44,9 +44,9 @@ from types import TracebackType
 
 import kubernetes.client as k8s
 
+from svclab.api.state import ClusterState
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.servicemap import build_service_ports
-from svclab.api.state import ClusterState
 
 PROXY_HEALTH_PORT = 10256
 """kube-proxy's default ``--healthz-bind-address`` port."""

@@ -65,14 +65,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from svclab.errors import SvclabError
 from svclab.api.manifests import to_manifest_dict
+from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
+from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import endpoint_chain, port_proto_hash
 from svclab.proxy.iptables.render import render as render_iptables
 from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.servicemap import build_service_ports
-from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 
 ServiceKey = tuple[str, str]
 """(namespace, name) of a Service."""

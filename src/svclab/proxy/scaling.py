@@ -25,12 +25,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from svclab.proxy import cost
 import svclab.proxy.ipvs.render as ipvs
+from svclab.api.state import ClusterState
+from svclab.proxy import cost
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render as render_iptables
 from svclab.proxy.nftables.render import render as render_nftables
-from svclab.api.state import ClusterState
 
 MODES = cost.MODES
 SIZES = (10, 100, 1_000, 10_000)

@@ -50,8 +50,8 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
 
-from svclab.report.result import Text, drawing_rc, say
 from svclab.proxy.packet import Packet, TraceResult
+from svclab.report.result import Text, drawing_rc, say
 
 __all__ = ["Edge", "Node", "PathFigure", "PathGraph", "path_figure", "path_graph"]
 
