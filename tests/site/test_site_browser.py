@@ -115,7 +115,14 @@ def test_root_page_sends_chinese_readers_to_chinese(browser: object, site_url: s
 
 
 @pytest.mark.parametrize(
-    ("lang", "term"), [("zh_CN", "缓存"), ("zh_CN", "轮询"), ("en", "round-robin")]
+    ("lang", "term"),
+    [
+        ("zh_CN", "缓存"),
+        ("zh_CN", "轮询"),
+        ("zh_CN", "代理模式"),
+        ("en", "round-robin"),
+        ("en", "nftables"),
+    ],
 )
 def test_search_finds_pages(page: object, site_url: str, lang: str, term: str) -> None:
     page.goto(f"{site_url}/{lang}/search.html?q={quote(term)}")
