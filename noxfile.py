@@ -1,7 +1,8 @@
 """Tasks for svclab: ``nox -l`` lists them, ``nox -s NAME`` runs one.
 
 Every session installs the package from ``pyproject.toml`` with ``constraints.txt`` pinning
-every dependency, so builds are reproducible on any machine with Python 3.11+.
+every dependency, so every machine builds and tests with the same versions. ``nox -s tests site``
+runs every test: ``tests`` builds no site, ``site`` builds it and runs the tests that need it.
 """
 
 from __future__ import annotations
