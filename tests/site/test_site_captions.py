@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 from svclab import experiments
 from svclab.experiments.captions import final_failures, line_ends
@@ -47,10 +46,10 @@ def test_titles_say_what_the_figure_compares(compare) -> None:
     assert "ClusterIP" not in only_dns.figure("en")._suptitle.get_text()
 
 
+@pytest.mark.usefixtures("built_site")
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])
 def test_the_built_caption_is_the_computed_one(compare, lang: str) -> None:
     page = SITE / lang / "part1" / "why-not-dns-round-robin.html"
-    require(page.exists(), "the site is not built: run `nox -s docs` first")
     captions = [
         html.unescape(re.sub(r"<[^>]+>", "", c))
         for c in re.findall(r"<figcaption>(.*?)</figcaption>", page.read_text(), re.S)

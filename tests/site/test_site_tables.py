@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import require
 
 from svclab.experiments.words import HEADERS
 from svclab.pages.tables import table
@@ -21,7 +20,6 @@ PLUMBING = ("glue(", "sys.path", "# i18n", "../../../", 'lang="en"', 'lang="zh_C
 
 def pages(lang: str) -> list[Path]:
     root = SITE / lang
-    require((root / "index.html").exists(), "the site is not built: run `nox -s docs` first")
     return sorted(
         p for p in root.rglob("*.html") if not {"_static", "_sources", "_images"} & set(p.parts)
     )
@@ -34,6 +32,7 @@ def cells(page: Path, tag: str) -> list[str]:
     ]
 
 
+@pytest.mark.usefixtures("built_site")
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])
 def test_tables_have_no_raw_values_or_column_ids(lang: str) -> None:
     bad = []
@@ -43,6 +42,7 @@ def test_tables_have_no_raw_values_or_column_ids(lang: str) -> None:
     assert bad == []
 
 
+@pytest.mark.usefixtures("built_site")
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])
 def test_no_plumbing_in_code_cells(lang: str) -> None:
     bad = []
@@ -54,6 +54,7 @@ def test_no_plumbing_in_code_cells(lang: str) -> None:
     assert bad == []
 
 
+@pytest.mark.usefixtures("built_site")
 def test_no_experiment_column_id_reaches_a_printed_output() -> None:
     """Experiment tables are HTML tables now; no text output may still print their ids."""
     ids = [c for c in HEADERS if SNAKE.match(c)]
@@ -68,6 +69,7 @@ def test_no_experiment_column_id_reaches_a_printed_output() -> None:
     assert bad == []
 
 
+@pytest.mark.usefixtures("built_site")
 @pytest.mark.parametrize("lang", ["en", "zh_CN"])
 def test_every_figure_has_alt_text_in_the_page_language(lang: str) -> None:
     for page in pages(lang):
