@@ -157,9 +157,8 @@ def test_nodeport_path_runs_through_the_node_ports_chain_to_every_pod(cluster, m
     )
     graph = path_graph(result)
     names = [node.name for node in graph.nodes]
-    assert any(name in ("KUBE-NODEPORTS", "nodeports", "service-nodeports") for name in names), (
-        names
-    )
+    entry = {"iptables": "KUBE-NODEPORTS", "nftables": "services"}[mode]
+    assert entry in names, names
     assert len(result.destinations) == 2
     assert {n.name for n in graph.nodes if n.kind == "endpoint"} >= set(result.destinations)
 

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import svclab.proxy.iptables.render as iptables
-import svclab.proxy.iptables.trace as iptables_trace
-import svclab.proxy.ipvs.render as ipvs
-import svclab.proxy.ipvs.trace as ipvs_trace
-import svclab.proxy.nftables.render as nftables
-import svclab.proxy.nftables.trace as nftables_trace
 from svclab.api.manifests import load_manifests
 from svclab.api.state import ClusterState
+from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.packet import Packet
 from svclab.report.pathdiagram import LEGEND, NEXT_HOOK, path_figure, path_graph
@@ -28,11 +23,7 @@ EMPTY = Packet("10.244.1.9", "10.96.0.30", 80)
 
 
 def traced(mode: str, packet: Packet):
-    if mode == "iptables":
-        return iptables_trace.trace(iptables.render(STATE, CONFIG), packet, CONFIG)
-    if mode == "nftables":
-        return nftables_trace.trace(nftables.render(STATE, CONFIG), packet, CONFIG)
-    return ipvs_trace.trace(ipvs.build(STATE, CONFIG), packet)
+    return modes.trace(mode, modes.render(mode, STATE, CONFIG), packet, CONFIG)
 
 
 @pytest.mark.parametrize("mode", ["iptables", "nftables", "ipvs"])

@@ -13,6 +13,8 @@ balanced afresh, and lands on its old Pod only by chance (one in three here).
 
 from __future__ import annotations
 
+import functools
+
 import svclab.proxy.ipvs.render as ipvs
 import svclab.proxy.nftables.render as nftables
 from svclab.api.state import ClusterState
@@ -81,7 +83,7 @@ def stickiness(
         raise ValueError("clients must be between 1 and 250")
     ip = _cluster_ip(state)
     text, config = _rules(state, mode, "node-3")
-    make = Sampler.for_nftables if mode == "nftables" else Sampler.for_iptables
+    make = functools.partial(Sampler.for_mode, mode)
     rows = []
     for gap in gaps:
         sample = make(text, config, seed=seed)

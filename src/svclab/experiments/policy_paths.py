@@ -19,6 +19,7 @@ each node.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -126,7 +127,7 @@ class Lab:
         if node not in self._samplers:
             view = self.node(node)
             seed = self.seed + self.nodes.index(view)
-            make = Sampler.for_nftables if self.mode == "nftables" else Sampler.for_iptables
+            make = functools.partial(Sampler.for_mode, self.mode)
             self._samplers[node] = make(self.rules(node), proxy_config(view), seed=seed)
         return self._samplers[node]
 

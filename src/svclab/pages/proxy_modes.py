@@ -17,16 +17,13 @@ import kubernetes.client as k8s
 import matplotlib
 
 import svclab.proxy.ipvs.render as ipvs
-import svclab.proxy.ipvs.trace as ipvs_trace
 from svclab.api.manifests import load_manifests
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
 from svclab.bench.dataset import Dataset, load
-from svclab.proxy import cost
+from svclab.proxy import cost, modes
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render as render_iptables
-from svclab.proxy.iptables.trace import trace as trace_iptables
 from svclab.proxy.nftables.render import render as render_nftables
-from svclab.proxy.nftables.trace import trace as trace_nftables
 from svclab.proxy.packet import Packet, TraceResult
 from svclab.proxy.partial_sync import partial
 from svclab.proxy.scaling import MEASURES, MODES
@@ -52,11 +49,7 @@ def lab_cluster() -> tuple[ClusterState, ProxyConfig]:
 
 def trace(mode: str, state: ClusterState, config: ProxyConfig, packet: Packet) -> TraceResult:
     """`packet` traced through the rules `mode` renders for `state`."""
-    if mode == "iptables":
-        return trace_iptables(render_iptables(state, config), packet, config)
-    if mode == "nftables":
-        return trace_nftables(render_nftables(state, config), packet, config)
-    return ipvs_trace.trace(ipvs.build(state, config), packet)
+    return modes.trace(mode, modes.render(mode, state, config), packet, config)
 
 
 def rules_of(mode: str, state: ClusterState, config: ProxyConfig, needle: str) -> str:

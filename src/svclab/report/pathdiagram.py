@@ -148,7 +148,7 @@ def path_graph(trace: TraceResult) -> PathGraph:
     POSTROUTING, with one arrow per real server labelled with its share.
     """
     graph = PathGraph(trace.packet, trace.verdict)
-    ipvs = hasattr(trace, "lookups")
+    ipvs = trace.lookups > 0  # only the IPVS tracer counts hash lookups besides rules
     for outcome in trace.outcomes:
         steps = [_parse(rule) for rule in outcome.rules]
         if ipvs and outcome.destination:
