@@ -30,8 +30,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_manifests_option(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
-    """``-f/--filename MANIFESTS``, repeatable, as kubectl names it; `what` says which objects count."""
+def add_manifests_option(
+    parser: argparse.ArgumentParser, what: str, required: bool = True, reading: bool = True
+) -> None:
+    """``-f/--filename MANIFESTS``, repeatable, as kubectl names it; `what` says which objects count.
+
+    Reading commands (`reading`) also get ``-R`` and ``--verbose`` (see `svclab.cli.reading`).
+    """
     parser.add_argument(
         "-f",
         "--filename",
@@ -40,6 +45,20 @@ def add_manifests_option(parser: argparse.ArgumentParser, what: str, required: b
         default=None if required else [],
         metavar="MANIFESTS",
         help=f"YAML or JSON file or folder of {what}; may repeat",
+    )
+    if not reading:
+        return
+    parser.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="read the folders given with -f and all folders below them (as kubectl -R)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say what the component reading these objects would ignore",
     )
 
 

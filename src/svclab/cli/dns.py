@@ -29,10 +29,11 @@ import dns.rcode
 import dns.rdatatype
 
 from svclab.cli import add_manifests_option
+from svclab.cli.reading import read_manifests
+from svclab.cli.values import int_between
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
-from svclab.reading import read_state
 
 NO_REPLY = 9
 """Exit status when the server never answers (dig's)."""
@@ -56,7 +57,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--zone", default=DEFAULT_ZONE, help="cluster domain (default %(default)s)")
     serve.add_argument(
         "--ttl",
-        type=int,
+        type=int_between(0, 3600, "between 0 and 3600"),
         default=DEFAULT_TTL,
         help="record TTL in seconds, 0-3600 (default %(default)s, as CoreDNS)",
     )
@@ -95,7 +96,7 @@ def serve_command(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then print the counters and exit 0."""
     host, port = parse_address(args.listen)
     upstream = parse_address(args.upstream, "--upstream") if args.upstream else None
-    state = read_state(args.filename)
+    state = read_manifests(args)
     server = DnsServer(
         state,
         host=host,

@@ -29,9 +29,9 @@ from collections.abc import Callable
 from typing import Any
 
 from svclab.cli import add_manifests_option
+from svclab.cli.reading import read_manifests
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
-from svclab.reading import read_state
 from svclab.state import ClusterState
 
 RENDERERS = {
@@ -39,6 +39,9 @@ RENDERERS = {
     "nftables": "svclab.proxy.nftables",
     "ipvs": "svclab.proxy.ipvs",
 }
+
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq")
+"""The schedulers kube-proxy's configuration accepts (``validateIPVSSchedulerMethod``)."""
 
 
 def register(subparsers: Any) -> None:
@@ -54,8 +57,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ipvs-scheduler",
         default="",
+        choices=IPVS_SCHEDULERS,
         metavar="NAME",
-        help="IPVS scheduler (ipvs mode; default rr, as kube-proxy's)",
+        help=f"IPVS scheduler (ipvs mode; default rr, as kube-proxy's): {', '.join(IPVS_SCHEDULERS)}",
     )
     parser.set_defaults(func=run)
 
@@ -151,7 +155,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
 
 def load_state(args: argparse.Namespace) -> ClusterState:
     """The Services and EndpointSlices named by ``-f``."""
-    return read_state(args.filename)
+    return read_manifests(args, data_plane=True)
 
 
 def mode_function(module: str, name: str, mode: str) -> Callable[..., Any]:

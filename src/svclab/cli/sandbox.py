@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from svclab.cli import add_manifests_option
+from svclab.cli.values import port_number
 from svclab.cluster import Cluster
 from svclab.errors import SvclabError
 from svclab.sandbox.server import Sandbox
@@ -48,13 +49,15 @@ def register(subparsers: Any) -> None:
     commands = parser.add_subparsers(dest="sandbox_command", metavar="{up,down}", required=True)
 
     up = commands.add_parser("up", help="start the sandbox API server and write a kubeconfig")
-    add_manifests_option(up, "objects to create first", required=False)
+    add_manifests_option(up, "objects to create first", required=False, reading=False)
     up.add_argument(
         "--address",
         default="127.0.0.1",
         help="address to bind (default %(default)s: loopback only)",
     )
-    up.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
+    up.add_argument(
+        "--port", type=port_number, default=0, help="port to bind (default: any free port)"
+    )
     up.add_argument(
         "--kubeconfig", type=Path, help="where to write the kubeconfig (default RUN_DIR/kubeconfig)"
     )
