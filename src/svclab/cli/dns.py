@@ -30,7 +30,6 @@ import dns.rdatatype
 
 from svclab.cli import add_manifests_option
 from svclab.cli.reading import read_manifests
-from svclab.cli.values import int_between
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
@@ -57,7 +56,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--zone", default=DEFAULT_ZONE, help="cluster domain (default %(default)s)")
     serve.add_argument(
         "--ttl",
-        type=int_between(0, 3600, "between 0 and 3600"),
+        type=int,
         default=DEFAULT_TTL,
         help="record TTL in seconds, 0-3600 (default %(default)s, as CoreDNS)",
     )
