@@ -12,12 +12,14 @@ import contextlib
 import importlib
 import io
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
 from svclab import __version__
-from svclab.errors import SvclabError
+from svclab.errors import SvclabError, exit_status, raise_interrupted
 
 SUBCOMMANDS = ("envvars", "dns", "render", "trace", "kernel", "sandbox", "experiment")
 """Modules of `svclab.cli`, each with ``register(subparsers)`` setting ``func`` on its parser."""
@@ -99,7 +101,26 @@ def command_help(*words: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 2 bad input)."""
+    """Run the CLI; return the exit status (0 ok, 2 bad input, 130/143 after SIGINT/SIGTERM)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {
+        signal.SIGINT: signal.default_int_handler,  # KeyboardInterrupt, as always
+        signal.SIGTERM: raise_interrupted,
+        signal.SIGHUP: raise_interrupted,
+    }
+    previous = {
+        sig: signal.signal(sig, handler) for sig, handler in handlers.items() if in_main_thread
+    }
+    try:
+        return _run(argv)
+    except KeyboardInterrupt as interrupt:
+        return exit_status(interrupt)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -113,8 +134,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SvclabError as exc:
         print(f"svclab: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         # The reader went away (``svclab render … | head``): stop quietly, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

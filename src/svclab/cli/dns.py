@@ -92,7 +92,7 @@ def _one_line_error(parser: argparse.ArgumentParser) -> Any:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM, then print the counters and exit 0."""
+    """Serve until SIGINT or SIGTERM, then print the counters; exit 130 or 143, as for a signal."""
     host, port = parse_address(args.listen)
     upstream = parse_address(args.upstream, "--upstream") if args.upstream else None
     state = read_manifests(args)
@@ -106,9 +106,13 @@ def serve_command(args: argparse.Namespace) -> int:
         use_uvloop=args.uvloop,
     )
     stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    received: list[int] = []
+
+    def stop_serving(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:
             names = len(server.table.names())
@@ -123,7 +127,7 @@ def serve_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(f"stopped: {counters.summary()}", flush=True)
-    return 0
+    return 128 + received[0]
 
 
 def query_command(args: argparse.Namespace) -> int:

@@ -120,7 +120,12 @@ def up_command(args: argparse.Namespace) -> int:
     if args.detach:
         return _detach(args, run_dir, pid_file, kubeconfig)
     box = Sandbox(cluster, host=args.address, port=args.port, speed=args.speed)
-    stop = lambda *_: box.stopping.set()  # noqa: E731 (a signal handler)
+    received: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+        box.stopping.set()
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
@@ -147,7 +152,7 @@ def up_command(args: argparse.Namespace) -> int:
                 pid_file.unlink()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 128 + received[0] if received else 0
 
 
 def _detach(args: argparse.Namespace, run_dir: Path, pid_file: Path, kubeconfig: Path) -> int:

@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 from typing import Any
 
+from svclab.errors import Interrupted
 from svclab.kernel import load, podserver
 from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns, write_sysctls
@@ -338,7 +339,7 @@ class KernelNode:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    raise Interrupted(signum)
 
 
 def source_pod(plan: TopologyPlan) -> PodPlan:
