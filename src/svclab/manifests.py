@@ -25,7 +25,7 @@ svclab.errors.ManifestError: bad.yaml: Service <unnamed>: spec.ports[0].port: In
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,17 +38,37 @@ from svclab import bounded_yaml
 from svclab.bounded_yaml import MAX_FILE_BYTES, documents
 from svclab.errors import ManifestError
 
-KINDS: dict[tuple[str, str], type] = {
-    ("v1", "Service"): k8s.V1Service,
-    ("v1", "Pod"): k8s.V1Pod,
-    ("v1", "Node"): k8s.V1Node,
-    ("v1", "Namespace"): k8s.V1Namespace,
-    ("v1", "Endpoints"): k8s.V1Endpoints,
-    ("discovery.k8s.io/v1", "EndpointSlice"): k8s.V1EndpointSlice,
-    ("apps/v1", "Deployment"): k8s.V1Deployment,
-}
+
+class _Models(Mapping[tuple[str, str], type]):
+    """Client models by (apiVersion, kind), each imported when first looked up."""
+
+    def __init__(self, names: dict[tuple[str, str], str]) -> None:
+        self._names = names
+
+    def __getitem__(self, key: tuple[str, str]) -> type:
+        return getattr(k8s, self._names[key])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+KINDS: Mapping[tuple[str, str], type] = _Models(
+    {
+        ("v1", "Service"): "V1Service",
+        ("v1", "Pod"): "V1Pod",
+        ("v1", "Node"): "V1Node",
+        ("v1", "Namespace"): "V1Namespace",
+        ("v1", "Endpoints"): "V1Endpoints",
+        ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
+        ("apps/v1", "Deployment"): "V1Deployment",
+    }
+)
 """The kinds svclab understands, by (apiVersion, kind). Other kinds are skipped, as a
-component that does not watch them would skip them."""
+component that does not watch them would skip them. A model is imported when first used (a
+Pod's takes a tenth of a second), so reading Services alone does not pay for Pods."""
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 

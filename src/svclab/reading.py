@@ -43,7 +43,7 @@ from svclab.manifests import Manifest, iter_manifests, object_label
 from svclab.state import ClusterState, namespace_of
 from svclab.validation import check, stored_objects
 
-CLUSTER_SCOPED = (k8s.V1Node, k8s.V1Namespace)
+CLUSTER_SCOPED = ("V1Node", "V1Namespace")
 
 Say = Callable[[str, str], None]
 """Where a reader reports: ``say("warning", line)`` for skipped input (always shown by the
@@ -86,7 +86,7 @@ def read_state(
 def _as_stored(manifest: Manifest) -> Any:
     stored = manifest.obj.model_copy(deep=True)
     stored.metadata = stored.metadata or k8s.V1ObjectMeta()
-    if not isinstance(stored, CLUSTER_SCOPED):
+    if type(stored).__name__ not in CLUSTER_SCOPED:
         stored.metadata.namespace = namespace_of(stored)
     apply_defaults(stored)
     return stored

@@ -942,19 +942,19 @@ def _is_zero(value: int | str | None) -> bool:
     return value in (0, "0%")
 
 
-VALIDATORS: dict[type, Callable[[Any], list[FieldError]]] = {
-    k8s.V1Service: validate_service,
-    k8s.V1Pod: validate_pod,
-    k8s.V1EndpointSlice: validate_endpoint_slice,
-    k8s.V1Node: validate_node,
-    k8s.V1Deployment: validate_deployment,
+VALIDATORS: dict[str, Callable[[Any], list[FieldError]]] = {
+    "V1Service": validate_service,
+    "V1Pod": validate_pod,
+    "V1EndpointSlice": validate_endpoint_slice,
+    "V1Node": validate_node,
+    "V1Deployment": validate_deployment,
 }
-"""The validator for each kind svclab creates."""
+"""The validator for each kind svclab creates, by model name (see `svclab.defaults.DEFAULTERS`)."""
 
 
 def check(obj: Any, source: str = "<api>") -> None:
     """Raise `ManifestError` for the first error in a defaulted object (other kinds pass)."""
-    validator = VALIDATORS.get(type(obj))
+    validator = VALIDATORS.get(type(obj).__name__)
     errors = validator(obj) if validator else []
     if errors:
         first = errors[0]

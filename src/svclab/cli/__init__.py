@@ -19,10 +19,20 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from svclab import __version__
+from svclab.cli.lazy_imports import lazy_kubernetes
 from svclab.errors import SvclabError, exit_status, raise_interrupted
 
-SUBCOMMANDS = ("envvars", "dns", "render", "trace", "kernel", "sandbox", "experiment")
-"""Modules of `svclab.cli`, each with ``register(subparsers)`` setting ``func`` on its parser."""
+SUMMARIES = {
+    "envvars": "print the Service environment variables of a Pod (kubelet's rules)",
+    "dns": "serve or query cluster DNS on loopback",
+    "render": "print the rules kube-proxy would write (iptables-restore, nft -f, or IPVS state)",
+    "trace": "trace a first packet through the rendered rules: verdict, backends, masquerade",
+    "kernel": "load svclab's rules into network namespaces and send real traffic (root)",
+    "sandbox": "serve a cluster over the Kubernetes API (kubectl, clients)",
+    "experiment": "run an experiment and print its table",
+}
+"""Each subcommand (a module of `svclab.cli` with ``register(subparsers)`` setting ``func``)
+and its line in ``svclab --help``. Only the module of the command being run is imported."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -64,8 +74,8 @@ def add_manifests_option(
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used to document the CLI).
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand in full, or only `command` (the others as names).
 
     >>> build_parser().parse_args(["--no-such-flag"])
     Traceback (most recent call last):
@@ -77,15 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"svclab.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"svclab.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+    for name, summary in SUMMARIES.items():
+        if command is None or name == command:
+            importlib.import_module(f"svclab.cli.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str:
+    """The subcommand named in `argv` ("" for none): its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def command_help(*words: str) -> str:
@@ -121,7 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    lazy_kubernetes()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_word(argv))
     args = parser.parse_args(argv)
     if args.version:
         print(f"svclab {__version__}")

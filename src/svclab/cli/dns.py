@@ -28,7 +28,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
@@ -40,7 +40,7 @@ NO_REPLY = 9
 
 def register(subparsers: Any) -> None:
     """Add ``dns serve`` and ``dns query`` to the ``svclab`` parser."""
-    parser = subparsers.add_parser("dns", help="serve or query cluster DNS on loopback")
+    parser = subparsers.add_parser("dns", help=SUMMARIES["dns"])
     commands = parser.add_subparsers(dest="dns_command", metavar="{serve,query}", required=True)
 
     serve = commands.add_parser(

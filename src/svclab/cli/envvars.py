@@ -28,7 +28,7 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
 from svclab.envvars import pod_env, service_env
 from svclab.errors import ManifestError
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
     """Add the ``envvars`` subcommand."""
     parser = subparsers.add_parser(
         "envvars",
-        help="print the Service environment variables of a Pod (kubelet's rules)",
+        help=SUMMARIES["envvars"],
         description=DESCRIPTION,
     )
     add_manifests_option(parser, "Services (and Pods)")

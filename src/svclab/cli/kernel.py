@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.cli import SUMMARIES
 from svclab.cli.render import add_proxy_options, config_from_args, load_state
 from svclab.cli.values import positive_int, positive_seconds
 from svclab.kernel.cleanup import cleanup
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kernel demo`` and ``kernel cleanup``."""
     parser = subparsers.add_parser(
         "kernel",
-        help="load svclab's rules into network namespaces and send real traffic (root)",
+        help=SUMMARIES["kernel"],
         description="Run kube-proxy's rules, as `svclab render` prints them, in a real kernel.",
     )
     commands = parser.add_subparsers(dest="kernel_command", metavar="COMMAND", required=True)

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
     """Add the ``render`` subcommand."""
     parser = subparsers.add_parser(
         "render",
-        help="print the rules kube-proxy would write (iptables-restore, nft -f, or IPVS state)",
+        help=SUMMARIES["render"],
         description="Print exactly what kube-proxy 1.35 hands to iptables-restore or nft -f for "
         "these Services and EndpointSlices on one node, or the IPVS state it sets up.",
     )

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.values import port_number
 from svclab.cluster import Cluster
 from svclab.errors import SvclabError
@@ -43,9 +43,7 @@ def default_run_dir() -> Path:
 
 def register(subparsers: Any) -> None:
     """Add ``sandbox up`` and ``sandbox down`` to the ``svclab`` parser."""
-    parser = subparsers.add_parser(
-        "sandbox", help="serve a cluster over the Kubernetes API (kubectl, clients)"
-    )
+    parser = subparsers.add_parser("sandbox", help=SUMMARIES["sandbox"])
     commands = parser.add_subparsers(dest="sandbox_command", metavar="{up,down}", required=True)
 
     up = commands.add_parser("up", help="start the sandbox API server and write a kubeconfig")
