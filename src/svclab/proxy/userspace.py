@@ -225,6 +225,7 @@ class _BackendSide(_Side):
             transport.close()
             return
         self.peer, client.peer, client.stats = client, self, self.stats
+        self.stats.connections += 1  # now, before the first byte can flow
         for data in client.held:
             transport.write(data)  # type: ignore[attr-defined]
             self.stats.bytes_sent += len(data)  # type: ignore[union-attr]
@@ -403,7 +404,6 @@ class UserspaceProxy:
                 stats.failures += 1
                 reset_affinity = True
                 continue
-            stats.connections += 1
             return
         self.failed += 1
         client.transport.close()  # type: ignore[union-attr]
