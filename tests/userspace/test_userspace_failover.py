@@ -15,6 +15,9 @@ import socket
 from svclab.proxy.userspace import UserspaceProxy
 
 CLIENTS = 1000
+DIALS = (5.0,) * 4
+"""Four attempts, as by default, each with time enough on a loaded machine: a refused dial
+fails at once anyway, and this test is about which backend a retry picks, not timeouts."""
 
 
 def _closed_port() -> int:
@@ -53,7 +56,9 @@ def test_every_concurrent_client_is_answered_with_one_backend_refusing() -> None
         backend = await _echo_backend()
         healthy = backend.sockets[0].getsockname()[:2]
         try:
-            async with UserspaceProxy([dead, healthy], vip="127.0.0.2") as proxy:
+            async with UserspaceProxy(
+                [dead, healthy], vip="127.0.0.2", dial_timeouts=DIALS
+            ) as proxy:
                 replies = await asyncio.gather(*(_ask(proxy.address) for _ in range(CLIENTS)))
             return list(replies), proxy
         finally:
