@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from svclab import bounded_yaml as manifests
 from svclab.errors import ManifestError
-from svclab.reading import read_state
+from svclab.api.reading import read_state
 
 VALID = (
     Path(__file__).resolve().parents[1] / "data" / "proxy" / "iptables" / "overall.yaml"

@@ -13,7 +13,7 @@ import pytest
 from dns_golden import DATA, cluster_file
 
 from svclab.cli import main
-from svclab.dns.loopback import LoopbackServer
+from svclab.dns.serving import LoopbackServer
 from svclab.dns.server import DnsServer
 
 SVCLAB = [sys.executable, "-m", "svclab"]

@@ -30,10 +30,10 @@ import kubernetes.client as k8s
 
 from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
-from svclab.envvars import pod_env, service_env
+from svclab.cluster.envvars import pod_env, service_env
 from svclab.errors import ManifestError
-from svclab.state import ClusterState, namespace_of
-from svclab.validation import dns1123_label
+from svclab.api.state import ClusterState, namespace_of
+from svclab.api.validation import dns1123_label
 
 DESCRIPTION = """\
 Print NAME=value lines: the container's own variables (with --pod), then each visible Service's

@@ -21,7 +21,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 from svclab import experiments
 from svclab.cli import SUMMARIES
 from svclab.errors import SvclabError
-from svclab.experiments.result import LANGS
+from svclab.report.result import LANGS
 
 SKIP = {"progress"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from svclab.reading import ipv4_proxier_notes, read_state
-from svclab.state import ClusterState
+from svclab.api.reading import ipv4_proxier_notes, read_state
+from svclab.api.state import ClusterState
 
 
 def read_manifests(args: argparse.Namespace, *, data_plane: bool = False) -> ClusterState:

@@ -32,12 +32,12 @@ from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
 from svclab.errors import SvclabError
 from svclab.proxy.config import ProxyConfig
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 RENDERERS = {
-    "iptables": "svclab.proxy.iptables",
-    "nftables": "svclab.proxy.nftables",
-    "ipvs": "svclab.proxy.ipvs",
+    "iptables": "svclab.proxy.iptables.render",
+    "nftables": "svclab.proxy.nftables.render",
+    "ipvs": "svclab.proxy.ipvs.render",
 }
 
 IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq")

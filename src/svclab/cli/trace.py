@@ -36,11 +36,11 @@ from typing import Any
 
 from svclab.cli import SUMMARIES
 from svclab.cli.render import add_proxy_options, config_from_args, load_state, mode_function
-from svclab.proxy.trace import PROTOCOLS, Packet, SourceKind
+from svclab.proxy.packet import PROTOCOLS, Packet, SourceKind
 
 TRACERS = {
-    "iptables": ("svclab.proxy.iptables", "svclab.proxy.iptables_trace"),
-    "nftables": ("svclab.proxy.nftables", "svclab.proxy.nftables_trace"),
+    "iptables": ("svclab.proxy.iptables.render", "svclab.proxy.iptables.trace"),
+    "nftables": ("svclab.proxy.nftables.render", "svclab.proxy.nftables.trace"),
 }
 
 

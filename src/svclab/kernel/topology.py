@@ -14,8 +14,8 @@ Pods reach the node through a link-local gateway answered by proxy ARP, as Calic
 Endpoints on "other nodes" get their Pod namespace on this node too: one physical node stands in
 for the cluster, while kube-proxy still treats them as remote (``nodeName``).
 
->>> from svclab.manifests import load_text
->>> from svclab.state import ClusterState
+>>> from svclab.api.manifests import load_text
+>>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: discovery.k8s.io/v1
@@ -53,7 +53,7 @@ from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns, write_sysctls
 from svclab.kernel.system import KernelError, require_kernel, run
 from svclab.proxy.config import ProxyConfig
-from svclab.state import ClusterState
+from svclab.api.state import ClusterState
 
 DEFAULT_NODE_IP = "192.168.0.2"
 """The node's address when the kube-proxy configuration names none."""

@@ -3,7 +3,7 @@
 Consumers (kube-proxy renderers, the DNS server, kubelet's env vars) read a `ClusterState`
 the way the real components read their informers' caches.
 
->>> from svclab.manifests import load_text
+>>> from svclab.api.manifests import load_text
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service
@@ -31,7 +31,7 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab.manifests import Manifest
+from svclab.api.manifests import Manifest
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 """The label that ties an EndpointSlice to its Service."""

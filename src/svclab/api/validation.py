@@ -3,7 +3,7 @@
 Rules follow ``ValidateService`` and friends in kubernetes
 ``pkg/apis/core/validation/validation.go`` (v1.35) and the name/label checks of
 ``k8s.io/apimachinery``; errors read like ``kubectl`` shows them.
-Objects are validated *after* defaulting (`svclab.defaults`), as the API server does.
+Objects are validated *after* defaulting (`svclab.api.defaults`), as the API server does.
 
 >>> import kubernetes.client as k8s
 >>> svc = k8s.V1Service(kind="Service", metadata=k8s.V1ObjectMeta(name="web", namespace="shop"),
@@ -31,9 +31,9 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab.addresses import parse_cidr_sloppy, parse_ip_sloppy
+from svclab.api.addresses import parse_cidr_sloppy, parse_ip_sloppy
 from svclab.errors import ManifestError
-from svclab.manifests import object_label
+from svclab.api.manifests import object_label
 
 # --- field errors (k8s.io/apimachinery/pkg/util/validation/field/errors.go) -----------------
 
@@ -949,7 +949,7 @@ VALIDATORS: dict[str, Callable[[Any], list[FieldError]]] = {
     "V1Node": validate_node,
     "V1Deployment": validate_deployment,
 }
-"""The validator for each kind svclab creates, by model name (see `svclab.defaults.DEFAULTERS`)."""
+"""The validator for each kind svclab creates, by model name (see `svclab.api.defaults.DEFAULTERS`)."""
 
 
 def check(obj: Any, source: str = "<api>") -> None:
