@@ -35,7 +35,7 @@ import pydantic
 import yaml
 
 from svclab import bounded_yaml
-from svclab.bounded_yaml import MAX_FILE_BYTES, documents
+from svclab.api.bounded_yaml import MAX_FILE_BYTES, documents
 from svclab.errors import ManifestError
 
 
