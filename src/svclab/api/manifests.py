@@ -34,7 +34,7 @@ import kubernetes.client as k8s
 import pydantic
 import yaml
 
-from svclab import bounded_yaml
+from svclab.api import bounded_yaml
 from svclab.api.bounded_yaml import MAX_FILE_BYTES, documents
 from svclab.errors import ManifestError
 
