@@ -69,7 +69,7 @@ def test_up_in_the_foreground_stops_on_sigterm(tmp_path: Path) -> None:
             assert [n.metadata.name for n in nodes] == ["node-1"]
         finally:
             process.send_signal(signal.SIGTERM)
-            assert process.wait(timeout=10) == 0
+            assert process.wait(timeout=10) == 128 + signal.SIGTERM
         assert "Kubernetes API on http://127.0.0.1:" in process.stderr.read()
     assert not (tmp_path / "sandbox.pid").exists()
 

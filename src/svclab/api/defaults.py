@@ -134,17 +134,18 @@ def default_node(node: k8s.V1Node) -> k8s.V1Node:
     return node
 
 
-DEFAULTERS: dict[type, Any] = {
-    k8s.V1Service: default_service,
-    k8s.V1Pod: default_pod,
-    k8s.V1EndpointSlice: default_endpoint_slice,
-    k8s.V1Deployment: default_deployment,
-    k8s.V1Node: default_node,
+DEFAULTERS: dict[str, Any] = {
+    "V1Service": default_service,
+    "V1Pod": default_pod,
+    "V1EndpointSlice": default_endpoint_slice,
+    "V1Deployment": default_deployment,
+    "V1Node": default_node,
 }
-"""The defaulting function for each kind svclab creates."""
+"""The defaulting function for each kind svclab creates, by model name (naming a model does
+not import it: ``kubernetes.client`` loads each on first use, and a Pod's takes a while)."""
 
 
 def apply_defaults(obj: Any) -> Any:
     """Default ``obj`` in place by its type (unknown kinds are returned unchanged)."""
-    defaulter = DEFAULTERS.get(type(obj))
+    defaulter = DEFAULTERS.get(type(obj).__name__)
     return defaulter(obj) if defaulter else obj

@@ -25,7 +25,7 @@ svclab.errors.ManifestError: bad.yaml: Service <unnamed>: spec.ports[0].port: In
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,21 +34,46 @@ import kubernetes.client as k8s
 import pydantic
 import yaml
 
+from svclab.api import bounded_yaml
+from svclab.api.bounded_yaml import MAX_FILE_BYTES, documents
 from svclab.errors import ManifestError
 
-KINDS: dict[tuple[str, str], type] = {
-    ("v1", "Service"): k8s.V1Service,
-    ("v1", "Pod"): k8s.V1Pod,
-    ("v1", "Node"): k8s.V1Node,
-    ("v1", "Namespace"): k8s.V1Namespace,
-    ("v1", "Endpoints"): k8s.V1Endpoints,
-    ("discovery.k8s.io/v1", "EndpointSlice"): k8s.V1EndpointSlice,
-    ("apps/v1", "Deployment"): k8s.V1Deployment,
-}
+
+class _Models(Mapping[tuple[str, str], type]):
+    """Client models by (apiVersion, kind), each imported when first looked up."""
+
+    def __init__(self, names: dict[tuple[str, str], str]) -> None:
+        self._names = names
+
+    def __getitem__(self, key: tuple[str, str]) -> type:
+        return getattr(k8s, self._names[key])
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+KINDS: Mapping[tuple[str, str], type] = _Models(
+    {
+        ("v1", "Service"): "V1Service",
+        ("v1", "Pod"): "V1Pod",
+        ("v1", "Node"): "V1Node",
+        ("v1", "Namespace"): "V1Namespace",
+        ("v1", "Endpoints"): "V1Endpoints",
+        ("discovery.k8s.io/v1", "EndpointSlice"): "V1EndpointSlice",
+        ("apps/v1", "Deployment"): "V1Deployment",
+    }
+)
 """The kinds svclab understands, by (apiVersion, kind). Other kinds are skipped, as a
-component that does not watch them would skip them."""
+component that does not watch them would skip them. A model is imported when first used (a
+Pod's takes a tenth of a second), so reading Services alone does not pay for Pods."""
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+
+MAX_NAME_SHOWN = 64
+"""Longest object name shown in a message (a longer one is cut and its length given)."""
 
 
 @dataclass(frozen=True)
@@ -75,80 +100,156 @@ def object_label(obj: Any) -> str:
     kind = getattr(obj, "kind", None) or type(obj).__name__.removeprefix("V1")
     meta = getattr(obj, "metadata", None)
     name = (meta.name if meta else None) or "<unnamed>"
+    if len(name) > MAX_NAME_SHOWN:
+        name = f"{name[:MAX_NAME_SHOWN]}... ({len(name)} characters)"
     if kind in ("Node", "Namespace"):
         return f"{kind} {name}"
     namespace = (meta.namespace if meta else None) or "default"
     return f"{kind} {namespace}/{name}" if name != "<unnamed>" else f"{kind} {name}"
 
 
-def load_manifests(paths: Iterable[str | Path]) -> list[Manifest]:
+Warn = Callable[[str], None]
+"""Where a reader says what it skipped: one line, without the ``svclab: warning:`` prefix."""
+
+
+def load_manifests(
+    paths: Iterable[str | Path], *, recursive: bool = False, warn: Warn | None = None
+) -> list[Manifest]:
     """Load every manifest in the given files and folders (folders in name order)."""
-    loaded: list[Manifest] = []
+    return list(iter_manifests(paths, recursive=recursive, warn=warn))
+
+
+def iter_manifests(
+    paths: Iterable[str | Path], *, recursive: bool = False, warn: Warn | None = None
+) -> Iterator[Manifest]:
+    """Each object as soon as it is read, so a bad one stops the reading at once.
+
+    A folder gives its own ``.yaml``, ``.yml`` and ``.json`` files, and those of its subfolders
+    with `recursive` (kubectl's ``-f DIR`` and ``-R``); a file named directly is read whatever
+    its name. Skipped input (an empty file or folder, an unknown kind, an unknown field) is
+    passed to `warn`.
+    """
+    say = warn or (lambda _: None)
     for path in paths:
-        for file in _manifest_files(Path(path)):
-            try:
-                text = file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ManifestError(str(file), "", "", f"cannot read: {exc}") from None
-            loaded.extend(load_text(text, str(file)))
-    return loaded
+        files = list(_manifest_files(Path(path), recursive))
+        if Path(path).is_dir() and not files:
+            say(f"{path}: no manifest files ({', '.join(MANIFEST_SUFFIXES)})")
+        for file in files:
+            found = 0
+            for manifest in _load(_read(file), str(file), say):
+                found += 1
+                yield manifest
+            if not found:
+                say(f"{file}: no objects")
 
 
-def load_text(text: str, source: str = "<string>") -> list[Manifest]:
-    """Load the documents of one YAML or JSON text."""
+def _read(file: Path) -> str:
     try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ManifestError(source, "", "", f"{where}not valid YAML: {problem}") from None
-    return [
-        Manifest(obj, source)
-        for document in documents
-        if document is not None
-        for obj in _objects(document, source)
-    ]
+        if file.stat().st_size > MAX_FILE_BYTES:
+            raise ManifestError(
+                str(file),
+                "",
+                "",
+                f"larger than {MAX_FILE_BYTES // 2**20} MiB, the most svclab reads",
+            )
+        return file.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ManifestError(str(file), "", "", f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            str(file), "", "", f"cannot read: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
 
 
-def _manifest_files(path: Path) -> Iterator[Path]:
+def load_text(text: str, source: str = "<string>", warn: Warn | None = None) -> list[Manifest]:
+    """Load the documents of one YAML or JSON text."""
+    return list(_load(text, source, warn or (lambda _: None)))
+
+
+def _load(text: str, source: str, warn: Warn) -> Iterator[Manifest]:
+    count = 0
+    for document in documents(text, source):
+        if document is None:
+            continue
+        for obj in _objects(document, source, warn):
+            count += 1
+            if count > bounded_yaml.MAX_OBJECTS:
+                limit = bounded_yaml.MAX_OBJECTS
+                raise ManifestError(source, "", "", f"more than {limit} objects in one file")
+            yield Manifest(obj, source)
+
+
+def _manifest_files(path: Path, recursive: bool) -> Iterator[Path]:
     if path.is_dir():
-        yield from sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES)
+        children = path.rglob("*") if recursive else path.iterdir()
+        yield from sorted(p for p in children if p.suffix in MANIFEST_SUFFIXES and p.is_file())
     elif path.exists():
         yield path
     else:
         raise ManifestError(str(path), "", "", "no such file or folder")
 
 
-def _objects(document: Any, source: str) -> Iterator[Any]:
+def _objects(document: Any, source: str, warn: Warn) -> Iterator[Any]:
     if not isinstance(document, dict):
         raise ManifestError(source, "", "", "a manifest must be a mapping with apiVersion and kind")
     kind, api_version = document.get("kind"), document.get("apiVersion")
-    name = (
-        (document.get("metadata") or {}).get("name")
-        if isinstance(document.get("metadata"), dict)
-        else None
-    )
+    metadata = document.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
     label = f"{kind or '<no kind>'} {name or '<unnamed>'}"
     if not kind:
         raise ManifestError(source, label, "kind", "required")
+    if not isinstance(kind, str):
+        raise ManifestError(source, label, "kind", "must be a string")
     if kind == "List" or (kind.endswith("List") and "items" in document):
         items = document.get("items") or []
         if not isinstance(items, list):
             raise ManifestError(source, label, "items", "must be a list")
         for item in items:
-            yield from _objects(item, source)
+            yield from _objects(item, source, warn)
         return
     if not api_version:
         raise ManifestError(source, label, "apiVersion", "required")
+    if not isinstance(api_version, str):
+        raise ManifestError(source, label, "apiVersion", "must be a string")
     model = KINDS.get((api_version, kind))
     if model is None:
         if any(known_kind == kind for _, known_kind in KINDS):
             raise ManifestError(
                 source, label, "apiVersion", f"{api_version!r} is not served for {kind}"
             )
-        return  # a kind svclab does not model, skipped as an uninterested controller would
-    yield build_object(model, document, source)
+        namespace = (metadata.get("namespace") if isinstance(metadata, dict) else None) or "default"
+        named = f"{kind} {namespace}/{name}" if name else f"{kind} <unnamed>"
+        warn(f"{source}: {named}: skipped: svclab does not read kind {kind} ({api_version})")
+        return
+    obj = build_object(model, document, source)
+    for field in unknown_fields(model, document):
+        warn(f'{source}: {object_label(obj)}: unknown field "{field}"')
+    yield obj
+
+
+def unknown_fields(model: type, data: Any, path: str = "") -> Iterator[str]:
+    """Fields the client model does not know, as the API server's warnings name them.
+
+    >>> list(unknown_fields(k8s.V1Service, {"spec": {"ports": [{"port": 80, "prot": "TCP"}]}}))
+    ['spec.ports[0].prot']
+    """
+    if not isinstance(data, dict):
+        return
+    by_json_name = {json_name: attr for attr, json_name in model.attribute_map.items()}
+    for key, value in data.items():
+        sub_path = f"{path}.{key}" if path else str(key)
+        attr = by_json_name.get(key)
+        if attr is None:
+            yield sub_path
+            continue
+        nested = _nested_model(model.openapi_types[attr])
+        if nested is None:
+            continue
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from unknown_fields(nested, item, f"{sub_path}[{index}]")
+        else:
+            yield from unknown_fields(nested, value, sub_path)
 
 
 def build_object(model: type, document: dict[str, Any], source: str = "<string>") -> Any:

@@ -56,14 +56,14 @@ class ClusterState:
     def from_manifests(cls, manifests: Iterable[Manifest]) -> ClusterState:
         """Sort loaded manifests by kind; objects of other kinds are ignored."""
         state = cls()
-        buckets = {
-            k8s.V1Service: state.services,
-            k8s.V1EndpointSlice: state.endpoint_slices,
-            k8s.V1Pod: state.pods,
-            k8s.V1Node: state.nodes,
+        buckets = {  # by model name: naming a model does not import it
+            "V1Service": state.services,
+            "V1EndpointSlice": state.endpoint_slices,
+            "V1Pod": state.pods,
+            "V1Node": state.nodes,
         }
         for manifest in manifests:
-            bucket = buckets.get(type(manifest.obj))
+            bucket = buckets.get(type(manifest.obj).__name__)
             if bucket is not None:
                 bucket.append(manifest.obj)
                 state.sources[id(manifest.obj)] = manifest.source

@@ -61,14 +61,26 @@ class FieldError:
 
 
 def _render(value: Any) -> str:
-    """Bad values as upstream prints them: numbers bare, strings quoted, the rest as JSON."""
+    """Bad values as upstream prints them: numbers bare, strings quoted, the rest as JSON.
+
+    >>> print(_render("x" * 1_000_000)[-30:])
+    xxxxx..." (1000000 characters)
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
+        if len(value) > MAX_SHOWN:
+            return json.dumps(value[:MAX_SHOWN])[:-1] + f'..." ({len(value)} characters)'
         return json.dumps(value)
-    return json.dumps(value, separators=(",", ":"))
+    text = json.dumps(value, separators=(",", ":"))
+    return text if len(text) <= MAX_SHOWN else f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
+
+
+MAX_SHOWN = 256
+"""Longest value shown in a message; a longer one is cut and its length given, so that a 10 MB
+name cannot make a 10 MB error line."""
 
 
 def required(field: str, detail: str = "") -> FieldError:
@@ -439,6 +451,29 @@ def validate_service(svc: k8s.V1Service) -> list[FieldError]:
     errs += _port_uniqueness(spec)
     errs += _load_balancer_fields(svc)
     errs += _traffic_policies(svc)
+    if _STORED.get():  # on create the API server drops the status
+        errs += _load_balancer_status(svc)
+    return errs
+
+
+def _load_balancer_status(svc: k8s.V1Service) -> list[FieldError]:
+    """``ValidateLoadBalancerStatus``: ingress IPs and hostnames."""
+    lb = svc.status.load_balancer if svc.status else None
+    errs: list[FieldError] = []
+    for i, ingress in enumerate((lb.ingress if lb else None) or []):
+        path = f"status.loadBalancer.ingress[{i}]"
+        if ingress.ip:
+            errs += ip_errors(f"{path}.ip", ingress.ip)
+        if ingress.hostname:
+            errs += _each(f"{path}.hostname", ingress.hostname, dns1123_subdomain(ingress.hostname))
+            if _parse_ip(ingress.hostname) is not None:
+                errs.append(
+                    invalid(
+                        f"{path}.hostname",
+                        ingress.hostname,
+                        "must be a DNS name, not an IP address",
+                    )
+                )
     return errs
 
 
@@ -608,6 +643,9 @@ def _port_uniqueness(spec: k8s.V1ServiceSpec) -> list[FieldError]:
         ]
     node_ports: set[tuple[str, int]] = set()
     for i, p in enumerate(ports):
+        if p.node_port and _STORED.get():
+            # On create the NodePort allocator checks the range; no range reaches past 65535.
+            errs += _each(f"spec.ports[{i}].nodePort", p.node_port, port_number(p.node_port))
         if p.node_port:
             if (p.protocol, p.node_port) in node_ports:
                 errs.append(duplicate(f"spec.ports[{i}].nodePort", p.node_port))
@@ -673,7 +711,8 @@ def _traffic_policies(svc: k8s.V1Service) -> list[FieldError]:
     elif etp not in ("Cluster", "Local"):
         errs.append(not_supported("spec.externalTrafficPolicy", etp, ("Cluster", "Local")))
     needs_health_check = spec.type == "LoadBalancer" and etp == "Local"
-    if spec.health_check_node_port and not needs_health_check:
+    # Stored objects: kube-proxy ignores the field where no health check is served.
+    if spec.health_check_node_port and not needs_health_check and not _STORED.get():
         errs.append(
             invalid(
                 "spec.healthCheckNodePort",
@@ -903,19 +942,19 @@ def _is_zero(value: int | str | None) -> bool:
     return value in (0, "0%")
 
 
-VALIDATORS: dict[type, Callable[[Any], list[FieldError]]] = {
-    k8s.V1Service: validate_service,
-    k8s.V1Pod: validate_pod,
-    k8s.V1EndpointSlice: validate_endpoint_slice,
-    k8s.V1Node: validate_node,
-    k8s.V1Deployment: validate_deployment,
+VALIDATORS: dict[str, Callable[[Any], list[FieldError]]] = {
+    "V1Service": validate_service,
+    "V1Pod": validate_pod,
+    "V1EndpointSlice": validate_endpoint_slice,
+    "V1Node": validate_node,
+    "V1Deployment": validate_deployment,
 }
-"""The validator for each kind svclab creates."""
+"""The validator for each kind svclab creates, by model name (see `svclab.api.defaults.DEFAULTERS`)."""
 
 
 def check(obj: Any, source: str = "<api>") -> None:
     """Raise `ManifestError` for the first error in a defaulted object (other kinds pass)."""
-    validator = VALIDATORS.get(type(obj))
+    validator = VALIDATORS.get(type(obj).__name__)
     errors = validator(obj) if validator else []
     if errors:
         first = errors[0]

@@ -12,15 +12,27 @@ import contextlib
 import importlib
 import io
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 
 from svclab import __version__
-from svclab.errors import SvclabError
+from svclab.cli.lazy_imports import lazy_kubernetes
+from svclab.errors import SvclabError, exit_status, raise_interrupted
 
-SUBCOMMANDS = ("envvars", "dns", "render", "trace", "kernel", "sandbox", "experiment")
-"""Modules of `svclab.cli`, each with ``register(subparsers)`` setting ``func`` on its parser."""
+SUMMARIES = {
+    "envvars": "print the Service environment variables of a Pod (kubelet's rules)",
+    "dns": "serve or query cluster DNS on loopback",
+    "render": "print the rules kube-proxy would write (iptables-restore, nft -f, or IPVS state)",
+    "trace": "trace a first packet through the rendered rules: verdict, backends, masquerade",
+    "kernel": "load svclab's rules into network namespaces and send real traffic (root)",
+    "sandbox": "serve a cluster over the Kubernetes API (kubectl, clients)",
+    "experiment": "run an experiment and print its table",
+}
+"""Each subcommand (a module of `svclab.cli` with ``register(subparsers)`` setting ``func``)
+and its line in ``svclab --help``. Only the module of the command being run is imported."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,8 +42,13 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_manifests_option(parser: argparse.ArgumentParser, what: str, required: bool = True) -> None:
-    """``-f/--filename MANIFESTS``, repeatable, as kubectl names it; `what` says which objects count."""
+def add_manifests_option(
+    parser: argparse.ArgumentParser, what: str, required: bool = True, reading: bool = True
+) -> None:
+    """``-f/--filename MANIFESTS``, repeatable, as kubectl names it; `what` says which objects count.
+
+    Reading commands (`reading`) also get ``-R`` and ``--verbose`` (see `svclab.cli.reading`).
+    """
     parser.add_argument(
         "-f",
         "--filename",
@@ -41,10 +58,24 @@ def add_manifests_option(parser: argparse.ArgumentParser, what: str, required: b
         metavar="MANIFESTS",
         help=f"YAML or JSON file or folder of {what}; may repeat",
     )
+    if not reading:
+        return
+    parser.add_argument(
+        "-R",
+        "--recursive",
+        action="store_true",
+        help="read the folders given with -f and all folders below them (as kubectl -R)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also say what the component reading these objects would ignore",
+    )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (also used to document the CLI).
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: every subcommand in full, or only `command` (the others as names).
 
     >>> build_parser().parse_args(["--no-such-flag"])
     Traceback (most recent call last):
@@ -56,15 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            module = importlib.import_module(f"svclab.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"svclab.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+    for name, summary in SUMMARIES.items():
+        if command is None or name == command:
+            importlib.import_module(f"svclab.cli.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
+
+
+def _command_word(argv: Sequence[str]) -> str:
+    """The subcommand named in `argv` ("" for none): its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def command_help(*words: str) -> str:
@@ -80,8 +113,29 @@ def command_help(*words: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 2 bad input)."""
-    parser = build_parser()
+    """Run the CLI; return the exit status (0 ok, 2 bad input, 130/143 after SIGINT/SIGTERM)."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    handlers = {
+        signal.SIGINT: signal.default_int_handler,  # KeyboardInterrupt, as always
+        signal.SIGTERM: raise_interrupted,
+        signal.SIGHUP: raise_interrupted,
+    }
+    previous = {
+        sig: signal.signal(sig, handler) for sig, handler in handlers.items() if in_main_thread
+    }
+    try:
+        return _run(argv)
+    except KeyboardInterrupt as interrupt:
+        return exit_status(interrupt)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    lazy_kubernetes()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_command_word(argv))
     args = parser.parse_args(argv)
     if args.version:
         print(f"svclab {__version__}")
@@ -94,8 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SvclabError as exc:
         print(f"svclab: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         # The reader went away (``svclab render … | head``): stop quietly, as cat does.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -28,6 +28,8 @@ import dns.rdatatype
 from svclab.api.reading import read_state
 from svclab.cli import add_manifests_option
 from svclab.dns.dig import dig_text
+from svclab.cli import SUMMARIES, add_manifests_option
+from svclab.cli.reading import read_manifests
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError
@@ -38,7 +40,7 @@ NO_REPLY = 9
 
 def register(subparsers: Any) -> None:
     """Add ``dns serve`` and ``dns query`` to the ``svclab`` parser."""
-    parser = subparsers.add_parser("dns", help="serve or query cluster DNS on loopback")
+    parser = subparsers.add_parser("dns", help=SUMMARIES["dns"])
     commands = parser.add_subparsers(dest="dns_command", metavar="{serve,query}", required=True)
 
     serve = commands.add_parser(
@@ -90,10 +92,10 @@ def _one_line_error(parser: argparse.ArgumentParser) -> Any:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM, then print the counters and exit 0."""
+    """Serve until SIGINT or SIGTERM, then print the counters; exit 130 or 143, as for a signal."""
     host, port = parse_address(args.listen)
     upstream = parse_address(args.upstream, "--upstream") if args.upstream else None
-    state = read_state(args.filename)
+    state = read_manifests(args)
     server = DnsServer(
         state,
         host=host,
@@ -104,9 +106,13 @@ def serve_command(args: argparse.Namespace) -> int:
         use_uvloop=args.uvloop,
     )
     stop = threading.Event()
-    previous = {
-        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
+    received: list[int] = []
+
+    def stop_serving(signum: int, _frame: object) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, stop_serving) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with server:
             names = len(server.table.names())
@@ -121,7 +127,7 @@ def serve_command(args: argparse.Namespace) -> int:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print(f"stopped: {counters.summary()}", flush=True)
-    return 0
+    return 128 + received[0]
 
 
 def query_command(args: argparse.Namespace) -> int:

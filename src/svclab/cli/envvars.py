@@ -35,6 +35,9 @@ from svclab.api.validation import check, dns1123_label
 from svclab.cli import add_manifests_option
 from svclab.cluster.envvars import pod_env, service_env
 from svclab.errors import ManifestError
+from svclab.cli import SUMMARIES, add_manifests_option
+from svclab.cli.reading import read_manifests
+from svclab.api.validation import dns1123_label
 
 DESCRIPTION = """\
 Print NAME=value lines: the container's own variables (with --pod), then each visible Service's
@@ -48,7 +51,7 @@ def register(subparsers: Any) -> None:
     """Add the ``envvars`` subcommand."""
     parser = subparsers.add_parser(
         "envvars",
-        help="print the Service environment variables of a Pod (kubelet's rules)",
+        help=SUMMARIES["envvars"],
         description=DESCRIPTION,
     )
     add_manifests_option(parser, "Services (and Pods)")
@@ -69,15 +72,7 @@ def run(args: argparse.Namespace) -> int:
     """Load, check and print."""
     if errors := dns1123_label(args.namespace):
         raise ManifestError("--namespace", "", "", f"{args.namespace!r}: {errors[0]}")
-    manifests = load_manifests(args.filename)
-    for manifest in manifests:
-        if isinstance(manifest.obj, k8s.V1Service | k8s.V1Pod):
-            # kubectl fills in the namespace; the API server then defaults and validates.
-            manifest.obj.metadata = manifest.obj.metadata or k8s.V1ObjectMeta()
-            manifest.obj.metadata.namespace = namespace_of(manifest.obj)
-            apply_defaults(manifest.obj)
-            check(manifest.obj, manifest.source)
-    state = ClusterState.from_manifests(manifests)
+    state = read_manifests(args)
     if args.pod:
         if args.no_service_links:
             raise ManifestError(

@@ -19,6 +19,7 @@ import time
 from typing import Any, get_args, get_origin, get_type_hints
 
 from svclab import experiments
+from svclab.cli import SUMMARIES
 from svclab.errors import SvclabError
 from svclab.report.result import LANGS
 
@@ -29,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``experiment`` and one sub-command per experiment."""
     parser = subparsers.add_parser(
         "experiment",
-        help="run an experiment and print its table",
+        help=SUMMARIES["experiment"],
         description="Run an experiment: a table on stdout, optionally a figure.",
     )
     parser.add_argument("--list", action="store_true", help="list the experiments and exit")

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 
+from svclab.cli import SUMMARIES
 from svclab.cli.render import add_proxy_options, config_from_args, load_state
+from svclab.cli.values import positive_int, positive_seconds
 from svclab.kernel.cleanup import cleanup
 from svclab.kernel.drive import DROP_TIMEOUT
 from svclab.kernel.lab import LabRun, run_lab
@@ -27,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``kernel demo`` and ``kernel cleanup``."""
     parser = subparsers.add_parser(
         "kernel",
-        help="load svclab's rules into network namespaces and send real traffic (root)",
+        help=SUMMARIES["kernel"],
         description="Run kube-proxy's rules, as `svclab render` prints them, in a real kernel.",
     )
     commands = parser.add_subparsers(dest="kernel_command", metavar="COMMAND", required=True)
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--connections",
-        type=_positive,
+        type=positive_int,
         default=100,
         metavar="N",
         help="connections per Service address (default 100)",
@@ -54,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=DROP_TIMEOUT,
         metavar="SECONDS",
         help=f"connect timeout; a DROPped SYN shows as a timeout (default {DROP_TIMEOUT})",
@@ -68,13 +70,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also remove namespaces of runs whose process is still alive",
     )
     clean.set_defaults(func=_cleanup)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
-    return value
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -28,18 +28,21 @@ import argparse
 import sys
 from typing import Any
 
-from svclab.api.reading import read_state
 from svclab.api.state import ClusterState
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
+from svclab.cli.reading import read_manifests
 from svclab.proxy import modes
 from svclab.proxy.config import ProxyConfig
+
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "lblc", "lblcr", "sh", "dh", "sed", "nq")
+"""The schedulers kube-proxy's configuration accepts (``validateIPVSSchedulerMethod``)."""
 
 
 def register(subparsers: Any) -> None:
     """Add the ``render`` subcommand."""
     parser = subparsers.add_parser(
         "render",
-        help="print the rules kube-proxy would write (iptables-restore, nft -f, or IPVS state)",
+        help=SUMMARIES["render"],
         description="Print exactly what kube-proxy 1.35 hands to iptables-restore or nft -f for "
         "these Services and EndpointSlices on one node, or the IPVS state it sets up.",
     )
@@ -48,8 +51,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--ipvs-scheduler",
         default="",
+        choices=IPVS_SCHEDULERS,
         metavar="NAME",
-        help="IPVS scheduler (ipvs mode; default rr, as kube-proxy's)",
+        help=f"IPVS scheduler (ipvs mode; default rr, as kube-proxy's): {', '.join(IPVS_SCHEDULERS)}",
     )
     parser.add_argument(
         "--since",
@@ -155,7 +159,7 @@ def config_from_args(args: argparse.Namespace) -> ProxyConfig:
 
 def load_state(args: argparse.Namespace) -> ClusterState:
     """The Services and EndpointSlices named by ``-f``."""
-    return read_state(args.filename)
+    return read_manifests(args, data_plane=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,7 +168,9 @@ def run(args: argparse.Namespace) -> int:
     if args.since:
         from svclab.proxy.partial_sync import partial
 
-        change = partial(args.mode, read_state(args.since), load_state(args), config)
+        change = partial(
+            args.mode, read_manifests(args, data_plane=True, paths=args.since), load_state(args), config
+        )
         sys.stdout.write(change.text)
         return 0
     options = (

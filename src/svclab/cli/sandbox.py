@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from svclab.cli import add_manifests_option
+from svclab.cli import SUMMARIES, add_manifests_option
+from svclab.cli.values import port_number
 from svclab.cluster import Cluster
 from svclab.errors import SvclabError
 from svclab.sandbox.server import Sandbox
@@ -42,19 +43,19 @@ def default_run_dir() -> Path:
 
 def register(subparsers: Any) -> None:
     """Add ``sandbox up`` and ``sandbox down`` to the ``svclab`` parser."""
-    parser = subparsers.add_parser(
-        "sandbox", help="serve a cluster over the Kubernetes API (kubectl, clients)"
-    )
+    parser = subparsers.add_parser("sandbox", help=SUMMARIES["sandbox"])
     commands = parser.add_subparsers(dest="sandbox_command", metavar="{up,down}", required=True)
 
     up = commands.add_parser("up", help="start the sandbox API server and write a kubeconfig")
-    add_manifests_option(up, "objects to create first", required=False)
+    add_manifests_option(up, "objects to create first", required=False, reading=False)
     up.add_argument(
         "--address",
         default="127.0.0.1",
         help="address to bind (default %(default)s: loopback only)",
     )
-    up.add_argument("--port", type=int, default=0, help="port to bind (default: any free port)")
+    up.add_argument(
+        "--port", type=port_number, default=0, help="port to bind (default: any free port)"
+    )
     up.add_argument(
         "--kubeconfig", type=Path, help="where to write the kubeconfig (default RUN_DIR/kubeconfig)"
     )
@@ -117,7 +118,12 @@ def up_command(args: argparse.Namespace) -> int:
     if args.detach:
         return _detach(args, run_dir, pid_file, kubeconfig)
     box = Sandbox(cluster, host=args.address, port=args.port, speed=args.speed)
-    stop = lambda *_: box.stopping.set()  # noqa: E731 (a signal handler)
+    received: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+        box.stopping.set()
+
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
@@ -144,7 +150,7 @@ def up_command(args: argparse.Namespace) -> int:
                 pid_file.unlink()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return 0
+    return 128 + received[0] if received else 0
 
 
 def _detach(args: argparse.Namespace, run_dir: Path, pid_file: Path, kubeconfig: Path) -> int:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from svclab.cli import SUMMARIES
 from svclab.cli.render import add_proxy_options, config_from_args, load_state
 from svclab.proxy import modes
 from svclab.proxy.packet import PROTOCOLS, Packet, SourceKind
@@ -43,7 +44,7 @@ def register(subparsers: Any) -> None:
     """Add the ``trace`` subcommand."""
     parser = subparsers.add_parser(
         "trace",
-        help="trace a first packet through the rendered rules: verdict, backends, masquerade",
+        help=SUMMARIES["trace"],
         description="Render the rules as kube-proxy would, then run them on one first packet "
         "the way the kernel would: print the verdict, every possible DNAT destination with its "
         "probability, whether the packet is masqueraded, and the rules it matched.",

@@ -48,11 +48,13 @@ from types import FrameType
 from typing import Any
 
 from svclab.api.state import ClusterState
+from svclab.errors import Interrupted
 from svclab.kernel import load, podserver
 from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns, write_sysctls
 from svclab.kernel.system import KernelError, require_kernel, run
 from svclab.proxy.config import ProxyConfig
+from svclab.api.state import ClusterState
 
 DEFAULT_NODE_IP = "192.168.0.2"
 """The node's address when the kube-proxy configuration names none."""
@@ -338,7 +340,7 @@ class KernelNode:
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    raise Interrupted(signum)
 
 
 def source_pod(plan: TopologyPlan) -> PodPlan:

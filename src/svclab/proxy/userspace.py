@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
 Address = tuple[str, int]
@@ -98,11 +98,17 @@ class RoundRobin:
             self._backends = new
             self._index = 0
 
-    def next(self, client_ip: str, reset_affinity: bool = False) -> Address | None:
+    def next(
+        self, client_ip: str, reset_affinity: bool = False, exclude: Collection[Address] = ()
+    ) -> Address | None:
         """The backend for a new connection from ``client_ip``; None when there are none.
 
         ``reset_affinity`` (set after a failed dial) skips the sticky choice, as upstream's
-        ``sessionAffinityReset`` does.
+        ``sessionAffinityReset`` does. Backends in ``exclude`` (those that already failed for
+        this connection) are passed over while another is left.
+
+        >>> RoundRobin(["10.0.0.1:80", "10.0.0.2:80"]).next("c", exclude=[("10.0.0.1", 80)])
+        ('10.0.0.2', 80)
         """
         with self._lock:
             if not self._backends:
@@ -113,8 +119,11 @@ class RoundRobin:
                 if sticky and now - sticky[1] < (self.affinity_seconds or DEFAULT_AFFINITY_SECONDS):
                     self._affinity[client_ip] = (sticky[0], now)
                     return sticky[0]
-            backend = self._backends[self._index % len(self._backends)]
-            self._index = (self._index + 1) % len(self._backends)
+            for _ in self._backends:  # at most one full turn
+                backend = self._backends[self._index % len(self._backends)]
+                self._index = (self._index + 1) % len(self._backends)
+                if backend not in exclude:
+                    break
             if self.affinity_seconds is not None:
                 self._affinity[client_ip] = (backend, now)
             return backend
@@ -225,6 +234,7 @@ class _BackendSide(_Side):
             transport.close()
             return
         self.peer, client.peer, client.stats = client, self, self.stats
+        self.stats.connections += 1  # now, before the first byte can flow
         for data in client.held:
             transport.write(data)  # type: ignore[attr-defined]
             self.stats.bytes_sent += len(data)  # type: ignore[union-attr]
@@ -388,8 +398,9 @@ class UserspaceProxy:
         loop = asyncio.get_running_loop()
         client_ip = client.transport.get_extra_info("peername")[0]  # type: ignore[union-attr]
         reset_affinity = False
+        failed: set[Address] = set()
         for timeout in self.dial_timeouts:
-            address = self.balancer.next(client_ip, reset_affinity)
+            address = self.balancer.next(client_ip, reset_affinity, exclude=failed)
             if address is None:
                 break
             stats = self._stats_for(address)
@@ -401,9 +412,9 @@ class UserspaceProxy:
                 if client.peer is backend:
                     return  # timed out just after connecting: closing it closes the client
                 stats.failures += 1
+                failed.add(address)
                 reset_affinity = True
                 continue
-            stats.connections += 1
             return
         self.failed += 1
         client.transport.close()  # type: ignore[union-attr]
