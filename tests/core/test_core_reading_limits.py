@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from svclab import bounded_yaml as manifests
-from svclab.errors import ManifestError
 from svclab.api.reading import read_state
+from svclab.errors import ManifestError
 
 VALID = (
     Path(__file__).resolve().parents[1] / "data" / "proxy" / "iptables" / "overall.yaml"

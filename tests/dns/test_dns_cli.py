@@ -13,7 +13,6 @@ import pytest
 from dns_golden import DATA, cluster_file
 
 from svclab.cli import main
-from svclab.dns.serving import LoopbackServer
 from svclab.dns.server import DnsServer
 from svclab.dns.serving import LoopbackServer
 

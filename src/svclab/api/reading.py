@@ -38,10 +38,10 @@ import kubernetes.client as k8s
 
 from svclab.api.addresses import parse_ip_sloppy
 from svclab.api.defaults import apply_defaults
-from svclab.errors import ManifestError
 from svclab.api.manifests import Manifest, iter_manifests, object_label
 from svclab.api.state import ClusterState, namespace_of
 from svclab.api.validation import check, stored_objects
+from svclab.errors import ManifestError
 
 CLUSTER_SCOPED = ("V1Node", "V1Namespace")
 

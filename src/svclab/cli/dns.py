@@ -25,11 +25,9 @@ import dns.message
 import dns.query
 import dns.rdatatype
 
-from svclab.api.reading import read_state
-from svclab.cli import add_manifests_option
-from svclab.dns.dig import dig_text
 from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
+from svclab.dns.dig import dig_text
 from svclab.dns.records import DEFAULT_TTL, DEFAULT_ZONE
 from svclab.dns.server import DnsServer, parse_address
 from svclab.errors import SvclabError

@@ -28,16 +28,12 @@ from typing import Any
 
 import kubernetes.client as k8s
 
-from svclab.api.defaults import apply_defaults
-from svclab.api.manifests import load_manifests
 from svclab.api.state import ClusterState, namespace_of
-from svclab.api.validation import check, dns1123_label
-from svclab.cli import add_manifests_option
-from svclab.cluster.envvars import pod_env, service_env
-from svclab.errors import ManifestError
+from svclab.api.validation import dns1123_label
 from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
-from svclab.api.validation import dns1123_label
+from svclab.cluster.envvars import pod_env, service_env
+from svclab.errors import ManifestError
 
 DESCRIPTION = """\
 Print NAME=value lines: the container's own variables (with --pod), then each visible Service's

@@ -23,7 +23,9 @@ def read_manifests(
         if level == "warning" or args.verbose:
             print(f"svclab: {level}: {line}", file=sys.stderr)
 
-    state = read_state((args.filename or []) if paths is None else paths, recursive=args.recursive, say=say)
+    state = read_state(
+        (args.filename or []) if paths is None else paths, recursive=args.recursive, say=say
+    )
     if data_plane:
         for line in ipv4_proxier_notes(state):
             say("note", line)

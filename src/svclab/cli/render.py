@@ -169,7 +169,10 @@ def run(args: argparse.Namespace) -> int:
         from svclab.proxy.partial_sync import partial
 
         change = partial(
-            args.mode, read_manifests(args, data_plane=True, paths=args.since), load_state(args), config
+            args.mode,
+            read_manifests(args, data_plane=True, paths=args.since),
+            load_state(args),
+            config,
         )
         sys.stdout.write(change.text)
         return 0

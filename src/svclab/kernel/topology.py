@@ -54,7 +54,6 @@ from svclab.kernel.names import RunName
 from svclab.kernel.netns import list_netns, write_sysctls
 from svclab.kernel.system import KernelError, require_kernel, run
 from svclab.proxy.config import ProxyConfig
-from svclab.api.state import ClusterState
 
 DEFAULT_NODE_IP = "192.168.0.2"
 """The node's address when the kube-proxy configuration names none."""
