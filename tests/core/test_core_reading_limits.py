@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from svclab import bounded_yaml as manifests
+from svclab.api import bounded_yaml as manifests
 from svclab.api.reading import read_state
 from svclab.errors import ManifestError
 
