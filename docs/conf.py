@@ -65,7 +65,13 @@ nb_output_stderr = "warn"
 nb_merge_streams = True
 
 
-CACHE_KEY_SOURCES = ("src/svclab/**/*.py", "examples/**/*.py", "labs/manifests/**/*.yaml")
+CACHE_KEY_SOURCES = (
+    "src/svclab/**/*.py",
+    "examples/**/*.py",
+    "labs/manifests/**/*.yaml",
+    "docs/glossary.csv",
+    "docs/_data/**/*.json",
+)
 """What notebooks run or read beyond their own cells: a change here re-executes them."""
 
 
