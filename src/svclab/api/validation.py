@@ -32,6 +32,7 @@ from typing import Any
 import kubernetes.client as k8s
 
 from svclab.api.addresses import parse_cidr_sloppy, parse_ip_sloppy
+from svclab.api.helpers import externally_accessible, is_headless
 from svclab.api.manifests import object_label
 from svclab.errors import ManifestError
 
@@ -399,24 +400,11 @@ MAX_CLIENT_IP_AFFINITY_SECONDS = 86400
 TRAFFIC_DISTRIBUTIONS = ("PreferClose", "PreferSameZone", "PreferSameNode")
 
 
-def is_headless(svc: k8s.V1Service) -> bool:
-    """A Service whose (defaulted) ``clusterIPs`` is exactly ``["None"]``."""
-    return (svc.spec.cluster_ips or []) == ["None"]
-
-
-def externally_accessible(svc: k8s.V1Service) -> bool:
-    """``apiservice.ExternallyAccessible``: NodePort, LoadBalancer, ClusterIP with externalIPs."""
-    spec = svc.spec
-    return spec.type in ("NodePort", "LoadBalancer") or (
-        spec.type == "ClusterIP" and bool(spec.external_ips)
-    )
-
-
 def validate_service(svc: k8s.V1Service) -> list[FieldError]:
     """Every error ``ValidateService`` finds in a defaulted Service, in upstream's order."""
     errs = validate_object_meta(svc.metadata, namespaced=True, name_rule=dns1035_label)
     spec = svc.spec or k8s.V1ServiceSpec()
-    headless = (spec.cluster_ips or []) == ["None"]
+    headless = is_headless(svc)
     ports = spec.ports or []
     if not ports and not headless and spec.type != "ExternalName":
         errs.append(required("spec.ports"))

@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 import kubernetes.client as k8s
 
+from svclab.api.helpers import is_pod_ready
 from svclab.api.manifests import to_manifest_dict
-from svclab.cluster.endpointslices import is_pod_ready
 
 HASH_LABEL = "pod-template-hash"
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
