@@ -57,16 +57,17 @@ def parse_address(value: str | Address) -> Address:
     return host, int(port)
 
 
-class RoundRobin:
-    """Choose a backend per new connection in turn, optionally sticky per client IP.
+class LoadBalancerRR:
+    """Choose a backend per new connection in turn, optionally sticky per client IP (as the
+    removed userspace mode's ``LoadBalancerRR`` did, whose name it keeps).
 
-    >>> rr = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"])
+    >>> rr = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"])
     >>> [rr.next("192.0.2.9")[0] for _ in range(3)]
     ['10.0.0.1', '10.0.0.2', '10.0.0.1']
-    >>> sticky = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=60)
+    >>> sticky = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=60)
     >>> [sticky.next(ip)[0] for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.1")]
     ['10.0.0.1', '10.0.0.2', '10.0.0.1']
-    >>> RoundRobin([]).next("192.0.2.1") is None
+    >>> LoadBalancerRR([]).next("192.0.2.1") is None
     True
     """
 
@@ -272,7 +273,7 @@ class UserspaceProxy:
         dial_timeouts: Iterable[float] = DIAL_TIMEOUTS,
         use_uvloop: bool = False,
     ) -> None:
-        self.balancer = RoundRobin(backends, affinity_seconds)
+        self.balancer = LoadBalancerRR(backends, affinity_seconds)
         self.vip, self.port = vip, port
         self.dial_timeouts = tuple(dial_timeouts)
         self.use_uvloop = use_uvloop

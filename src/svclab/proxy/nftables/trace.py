@@ -110,7 +110,7 @@ def parse_priority(value: str) -> int:
 
 
 @dataclass
-class Rule:
+class NftRule:
     """One rule: its text (without the comment) and comment; compiled when first run."""
 
     chain: str
@@ -137,7 +137,7 @@ class Chain:
     hook: str | None = None
     priority: int | None = None
     comment: str | None = None
-    rules: list[Rule] = field(default_factory=list)
+    rules: list[NftRule] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -170,7 +170,7 @@ class NamedSet:
 
 
 @dataclass
-class Table:
+class NftTable:
     """One nftables table (family and name) with its chains and named sets/maps."""
 
     family: str
@@ -197,7 +197,7 @@ class Table:
 class Ruleset:
     """The tables an `nft -f` transaction leaves behind (starting from an empty kernel)."""
 
-    tables: dict[tuple[str, str], Table] = field(default_factory=dict)
+    tables: dict[tuple[str, str], NftTable] = field(default_factory=dict)
 
     def dump(self) -> str:
         """Every table as upstream's `knftables.Fake.Dump()` writes it: objects, then contents.
@@ -397,12 +397,12 @@ def _apply_table(ruleset: Ruleset, verb: str, family: str, name: str, spec: str)
                 comment = _comment_of(statement)
                 if comment is None:
                     raise NftError(f"unsupported table option {statement!r}")
-            ruleset.tables[key] = Table(family, name, comment)
+            ruleset.tables[key] = NftTable(family, name, comment)
     else:
         raise NftError(f"{verb} table is not supported")
 
 
-def _apply_chain(table: Table, verb: str, name: str, spec: str) -> None:
+def _apply_chain(table: NftTable, verb: str, name: str, spec: str) -> None:
     chain = table.chains.get(name)
     if verb in ("flush", "delete") and chain is None:
         raise NftError(f"no such chain {name!r}")
@@ -426,20 +426,20 @@ def _apply_chain(table: Table, verb: str, name: str, spec: str) -> None:
         table.chains[name] = chain
 
 
-def _add_rule(table: Table, chain_name: str, text: str, insert: bool) -> None:
+def _add_rule(table: NftTable, chain_name: str, text: str, insert: bool) -> None:
     chain = table.chain(chain_name)
     comment = None
     quoted = re.search(r'\s+comment\s+("(?:[^"\\]|\\.)*")$', text)
     if quoted:
         comment, text = _unquote(quoted.group(1)), text[: quoted.start()]
-    rule = Rule(chain_name, text.strip(), comment)
+    rule = NftRule(chain_name, text.strip(), comment)
     if insert:
         chain.rules.insert(0, rule)
     else:
         chain.rules.append(rule)
 
 
-def _apply_set(table: Table, verb: str, kind: str, name: str, spec: str) -> None:
+def _apply_set(table: NftTable, verb: str, kind: str, name: str, spec: str) -> None:
     existing = table.sets.get(name)
     if verb in ("flush", "delete") and (existing is None or existing.kind != kind):
         raise NftError(f"no such {kind} {name!r}")
@@ -468,7 +468,7 @@ def _apply_set(table: Table, verb: str, kind: str, name: str, spec: str) -> None
         table.sets[name] = named_set
 
 
-def _apply_elements(table: Table, verb: str, name: str, spec: str) -> None:
+def _apply_elements(table: NftTable, verb: str, name: str, spec: str) -> None:
     named_set = table.named_set(name)
     tokens = _tokens(spec)
     if len(tokens) < 3 or tokens[0] != "{" or tokens[-1] != "}":
@@ -575,7 +575,7 @@ class _Env:
 
     src: str
     proto: str
-    table: Table
+    table: NftTable
     config: ProxyConfig
     affinity: frozenset[str] = frozenset()
 
@@ -623,7 +623,7 @@ def _verdict_of(text: str) -> str:
     return text
 
 
-def _compile(tokens: list[str], rule: Rule) -> list[_Expr]:
+def _compile(tokens: list[str], rule: NftRule) -> list[_Expr]:
     """Turn the tokens of one rule into expressions (matches, statements, verdicts)."""
     program: list[_Expr] = []
     i = 0
@@ -741,7 +741,7 @@ def _mark(tokens: list[str], i: int) -> tuple[_Expr, int]:
     ), j + 1
 
 
-def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
+def _numgen(tokens: list[str], i: int, rule: NftRule) -> tuple[_Expr, int]:
     """``numgen random mod N vmap { k : verdict , … }``: one branch per key, each 1/N likely."""
     if tokens[i + 1 : i + 3] != ["random", "mod"] or tokens[i + 4 : i + 6] != ["vmap", "{"]:
         raise NftError(f"unsupported numgen form in {rule.text!r}")
@@ -764,7 +764,7 @@ def _numgen(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
     return numgen, end + 1
 
 
-def _update(tokens: list[str], i: int, rule: Rule) -> tuple[_Expr, int]:
+def _update(tokens: list[str], i: int, rule: NftRule) -> tuple[_Expr, int]:
     """``update @set { ip saddr }``: the branch puts its source in the set (ClientIP affinity)."""
     name = tokens[i + 1][1:] if tokens[i + 1].startswith("@") else ""
     key = tokens[i + 2 : i + 6]
@@ -795,7 +795,7 @@ def _dnat(target: str) -> _Expr:
 # --- running ----------------------------------------------------------------------------------
 
 
-def _run_rule(env: _Env, rule: Rule, prob: Fraction, st: _State, depth: int) -> list[_Branch]:
+def _run_rule(env: _Env, rule: NftRule, prob: Fraction, st: _State, depth: int) -> list[_Branch]:
     """Branches after one rule: verdict None = next rule, "return" = leave the chain."""
     st = replace(st, evaluated=st.evaluated + 1)
     pending: list[tuple[int, Fraction, _State]] = [(0, prob, st)]
@@ -820,7 +820,7 @@ def _run_rule(env: _Env, rule: Rule, prob: Fraction, st: _State, depth: int) -> 
     return done
 
 
-def _matched(st: _State, rule: Rule, verdict: str | None) -> _State:
+def _matched(st: _State, rule: NftRule, verdict: str | None) -> _State:
     shown = f"{rule.chain}: {rule.text}"
     if verdict is not None and " vmap " in f" {rule.text} ":
         shown += f" => {verdict}"  # which element of the verdict map decided
@@ -828,7 +828,7 @@ def _matched(st: _State, rule: Rule, verdict: str | None) -> _State:
 
 
 def _follow(
-    env: _Env, rule: Rule, p: Fraction, st: _State, verdict: str, depth: int
+    env: _Env, rule: NftRule, p: Fraction, st: _State, verdict: str, depth: int
 ) -> list[_Branch]:
     word, _, target = verdict.partition(" ")
     if word not in ("jump", "goto"):
@@ -851,7 +851,7 @@ def _run_chain(env: _Env, chain: Chain, prob: Fraction, st: _State, depth: int) 
 
 
 def _run_rules(
-    env: _Env, rules: list[Rule], start: int, prob: Fraction, st: _State, depth: int
+    env: _Env, rules: list[NftRule], start: int, prob: Fraction, st: _State, depth: int
 ) -> list[_Branch]:
     for index in range(start, len(rules)):
         branches = _run_rule(env, rules[index], prob, st, depth)
@@ -870,7 +870,7 @@ def _run_rules(
     return [(prob, st, None)]
 
 
-def _hook_chains(ruleset: Ruleset, family: str, hook: str) -> list[tuple[Table, Chain]]:
+def _hook_chains(ruleset: Ruleset, family: str, hook: str) -> list[tuple[NftTable, Chain]]:
     chains = [
         (table, chain)
         for table in ruleset.tables.values()
