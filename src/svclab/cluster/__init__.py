@@ -8,6 +8,7 @@ never import the wiring.
 '10.96.0.1'
 """
 
-from svclab.cluster.wiring import EPOCH, Cluster
+from svclab.cluster.clock import EPOCH
+from svclab.cluster.wiring import Cluster
 
 __all__ = ["EPOCH", "Cluster"]

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import heapq
 import ipaddress
 import itertools
 import random
@@ -43,6 +42,7 @@ from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 from svclab.api.validation import check
 from svclab.cluster import envvars
 from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
+from svclab.cluster.clock import VirtualClock
 from svclab.cluster.deployments import DeploymentController
 from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
@@ -53,7 +53,6 @@ from svclab.cluster.endpointslices import (
 )
 from svclab.errors import ManifestError
 
-EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """The wall-clock time of virtual second 0 (timestamps stay reproducible)."""
 
 MODELS: dict[str, type] = {kind: model for (_, kind), model in KINDS.items()}
@@ -93,14 +92,12 @@ class Cluster:
         pod_start_delay: float = 1.0,
         pod_ready_delay: float = 1.0,
     ) -> None:
-        self.now = 0.0
+        self.clock = VirtualClock()
         self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
         self._rng = random.Random(seed)
         self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}
         self._sources: dict[tuple[str, str, str], str] = {}
         self._watchers: list[Watcher] = []
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
         self._rv = 0
         self._reconciling = False
         self._dirty: set[str] = set()  # namespaces whose Services or Pods changed ("*": all)
@@ -296,25 +293,30 @@ class Cluster:
         self._reconcile()
         return obj
 
+    @property
+    def now(self) -> float:
+        """Virtual seconds since `svclab.cluster.clock.EPOCH`."""
+        return self.clock.now
+
     def advance(self, seconds: float) -> None:
         """Move virtual time forward, firing every timer that falls due, in order."""
         if seconds < 0:
             raise ValueError("time does not run backwards")
-        end = self.now + seconds
-        while self._timers and self._timers[0][0] <= end:
-            when = self._timers[0][0]
-            self.now = max(self.now, when)
+        clock = self.clock
+        end = clock.now + seconds
+        while (when := clock.next_due(end)) is not None:
+            clock.now = when
             # Everything due at the same instant happens before the controllers look again.
-            while self._timers and self._timers[0][0] == when:
-                heapq.heappop(self._timers)[2]()
+            while clock.next_due(when) is not None:
+                clock.pop()()
             self._reconcile()
-        self.now = end
+        clock.now = end
 
     def run_until_idle(self, limit: float = 3600.0) -> float:
         """Advance until no timer is pending (at most ``limit`` seconds); return the time spent."""
         start = self.now
-        while self._timers and self._timers[0][0] - start <= limit:
-            self.advance(self._timers[0][0] - self.now)
+        while (when := self.clock.next_due(start + limit)) is not None:
+            self.advance(when - self.now)
         return self.now - start
 
     def pod_env(
@@ -349,15 +351,15 @@ class Cluster:
 
     def schedule(self, delay: float, action: Callable[[], None]) -> None:
         """Run ``action`` when virtual time reaches now + ``delay`` (controllers, simulators)."""
-        heapq.heappush(self._timers, (self.now + max(delay, 0.0), next(self._seq), action))
+        self.clock.after(max(delay, 0.0), action)
 
     def timestamp(self, seconds: float | None = None) -> dt.datetime:
         """The wall-clock time of a virtual second (now by default)."""
-        return EPOCH + dt.timedelta(seconds=self.now if seconds is None else seconds)
+        return self.clock.timestamp(seconds)
 
     def seconds(self, when: dt.datetime) -> float:
         """The virtual second of a timestamp this cluster wrote."""
-        return (when - EPOCH).total_seconds()
+        return self.clock.seconds(when)
 
     def new_name(self, prefix: str) -> str:
         """``prefix`` plus a 5-character ``generateName`` suffix, deterministic for the seed."""

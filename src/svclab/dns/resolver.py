@@ -13,6 +13,7 @@ Time comes from an injectable clock, so tests and notebooks can jump ahead witho
 ... metadata: {name: web}
 ... spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
 ... '''))
+>>> from svclab.cluster.clock import VirtualClock
 >>> clock = VirtualClock()
 >>> with DnsServer(state) as srv:
 ...     client = CachingResolver(srv.address, clock=clock)   # honours the 5 s TTL
@@ -49,26 +50,6 @@ Clock = Callable[[], float]
 
 FOREVER = -1
 """``cache_ttl``/``negative_ttl`` for never expiring (JVM ``networkaddress.cache.ttl=-1``)."""
-
-
-class VirtualClock:
-    """A clock that only moves when told to.
-
-    >>> clock = VirtualClock(10)
-    >>> clock.advance(2.5)
-    >>> clock()
-    12.5
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = float(start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
 
 
 @dataclass(frozen=True)
