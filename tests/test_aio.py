@@ -1,43 +1,53 @@
-"""svclab.aio: one loop-on-a-thread and one uvloop rule for every real server."""
+"""The one asyncio-loop-on-a-thread helper and its one uvloop rule."""
 
-from __future__ import annotations
-
-import asyncio
 import sys
-import threading
 
 import pytest
 
 from svclab.aio import LoopThread, new_loop
+from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
+from svclab.proxy.userspace import UserspaceProxy
 
 
-def test_uvloop_asked_for_and_missing_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "uvloop", None)  # makes `import uvloop` fail
-    with pytest.raises(SvclabError, match=r"svclab\[fast\]"):
+@pytest.fixture
+def no_uvloop(monkeypatch):
+    """Make ``import uvloop`` fail as it does where svclab[fast] is not installed."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
+
+
+def test_uvloop_asked_for_and_missing_is_a_clear_error(no_uvloop):
+    with pytest.raises(SvclabError, match=r"uvloop .*pip install 'svclab\[fast\]'"):
         new_loop(use_uvloop=True)
-    with pytest.raises(SvclabError, match="uvloop"):
-        LoopThread("x", use_uvloop=True).start()
 
 
-def test_not_asked_for_is_asyncio() -> None:
-    loop = new_loop()
-    try:
-        assert type(loop).__module__.startswith("asyncio")
-    finally:
-        loop.close()
+@pytest.mark.parametrize(
+    "start",
+    [
+        lambda: DnsServer(None, use_uvloop=True).start(),
+        lambda: UserspaceProxy([], "127.0.0.1", 0, use_uvloop=True).start_in_thread(),
+    ],
+    ids=["dns-server", "userspace-proxy"],
+)
+def test_servers_share_the_uvloop_rule(no_uvloop, start):
+    with pytest.raises(SvclabError, match="uvloop was asked for"):
+        start()
 
 
-def test_work_runs_on_the_loop_thread_and_stop_closes_it() -> None:
-    async def where() -> str:
-        return threading.current_thread().name
+def test_not_asked_for_is_asyncio_own_loop(no_uvloop):
+    with LoopThread("test-aio") as thread:
+        assert type(thread.loop).__module__.startswith("asyncio")
+        assert thread.call(lambda: thread.loop.is_running())
+    assert thread.loop is None
 
-    loop_thread = LoopThread("svclab-test-loop").start()
-    loop = loop_thread.loop
-    assert loop_thread.run(where()) == "svclab-test-loop"
-    assert loop_thread.call(lambda: threading.current_thread().name) == "svclab-test-loop"
-    loop_thread.stop()
-    loop_thread.stop()  # idempotent
-    assert loop is not None and loop.is_closed()
-    with pytest.raises(SvclabError, match="not running"):
-        loop_thread.run(asyncio.sleep(0))
+
+def test_run_after_stop_is_an_error():
+    thread = LoopThread("test-aio-stopped").start()
+    thread.stop()
+    thread.stop()  # idempotent
+
+    async def never() -> None:
+        raise AssertionError("must not run")
+
+    with pytest.raises(SvclabError, match="test-aio-stopped is not running"):
+        thread.run(never())
