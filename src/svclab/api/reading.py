@@ -37,7 +37,8 @@ import kubernetes.client as k8s
 from svclab.api.defaults import apply_defaults
 from svclab.api.manifests import load_manifests
 from svclab.api.state import ClusterState, namespace_of
-from svclab.api.validation import check, stored_objects
+from svclab.api.validation import check
+from svclab.api.validation.formats import stored_objects
 
 CLUSTER_SCOPED = (k8s.V1Node, k8s.V1Namespace)
 

@@ -31,7 +31,8 @@ import kubernetes.client as k8s
 from svclab.api.defaults import apply_defaults
 from svclab.api.manifests import load_manifests
 from svclab.api.state import ClusterState, namespace_of
-from svclab.api.validation import check, dns1123_label
+from svclab.api.validation import check
+from svclab.api.validation.formats import dns1123_label
 from svclab.cli import add_manifests_option
 from svclab.cluster.envvars import pod_env, service_env
 from svclab.errors import ManifestError
