@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from svclab.api.helpers import is_pod_ready
 from svclab.cluster import Cluster
-from svclab.cluster.endpointslices import is_pod_ready
 
 HASH = "pod-template-hash"
 

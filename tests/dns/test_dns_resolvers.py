@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from dns_golden import cluster
 
+from svclab.cluster.clock import VirtualClock
 from svclab.dns.nodelocal import NodeLocalCache
 from svclab.dns.resolvconf import (
     NODATA,
@@ -18,13 +19,7 @@ from svclab.dns.resolvconf import (
     query_plan,
     run_search,
 )
-from svclab.dns.resolver import (
-    FOREVER,
-    CachingResolver,
-    GlibcResolver,
-    StartupResolver,
-    VirtualClock,
-)
+from svclab.dns.resolver import FOREVER, CachingResolver, GlibcResolver, StartupResolver
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 

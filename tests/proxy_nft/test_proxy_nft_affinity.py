@@ -15,8 +15,9 @@ import pytest
 from nft_helpers import fake_config, manifests
 
 from svclab.proxy import modes
-from svclab.proxy.nftables.trace import NFTablesTracer, NftError, load
+from svclab.proxy.nftables.trace import NFTablesTracer
 from svclab.proxy.packet import Packet, Tracer
+from svclab.proxy.rules.nftables import NftError, load
 from svclab.proxy.sampler import Sampler
 
 CONFIG = fake_config()

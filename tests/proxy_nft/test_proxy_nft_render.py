@@ -17,7 +17,7 @@ from conftest import require
 from nft_helpers import DATA, fake_config, manifests
 
 from svclab.proxy.nftables.render import endpoint_chain_base, render, service_chain_base
-from svclab.proxy.nftables.trace import canonical, load, sort_dump
+from svclab.proxy.rules.nftables import canonical, load, sort_dump
 from svclab.proxy.servicemap import Endpoint, ServicePortInfo
 
 GOLDEN = {

@@ -14,8 +14,9 @@ from nft_helpers import DATA, fake_config, manifests, upstream_output
 
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.nftables.render import render
-from svclab.proxy.nftables.trace import NftError, load, trace
+from svclab.proxy.nftables.trace import trace
 from svclab.proxy.packet import Packet, SourceKind
+from svclab.proxy.rules.nftables import NftError, load
 
 
 def flow_cases():

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from svclab.proxy.userspace import DIAL_TIMEOUTS, RoundRobin, UserspaceProxy
+from svclab.proxy.userspace import DIAL_TIMEOUTS, LoadBalancerRR, UserspaceProxy
 
 
 class _NameHandler(BaseHTTPRequestHandler):
@@ -326,7 +326,7 @@ def test_affinity_expires_after_its_timeout() -> None:
     """TestStickyLoadBalanceWorksWithMultipleEndpointsStickyNone-style expiry: after the
     timeout the client takes the next endpoint in turn."""
     clock = _Clock()
-    rr = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=10, clock=clock)
+    rr = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=10, clock=clock)
     assert rr.next("192.0.2.1") == ("10.0.0.1", 80)
     clock.now += 9.9
     assert rr.next("192.0.2.1") == ("10.0.0.1", 80)  # use refreshes the timestamp
@@ -339,7 +339,7 @@ def test_affinity_expires_after_its_timeout() -> None:
 def test_affinity_reset_and_stale_affinity_removal() -> None:
     """A failed dial bypasses affinity; removing an endpoint forgets clients stuck to it
     (TestStickyLoadBalanceWorksWithEndpointFails, removeStaleAffinity)."""
-    rr = RoundRobin(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"], affinity_seconds=60)
+    rr = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"], affinity_seconds=60)
     assert rr.next("192.0.2.1") == ("10.0.0.1", 80)
     assert rr.next("192.0.2.1", reset_affinity=True) == ("10.0.0.2", 80)
     assert rr.next("192.0.2.1") == ("10.0.0.2", 80)
@@ -349,7 +349,7 @@ def test_affinity_reset_and_stale_affinity_removal() -> None:
 
 def test_unchanged_endpoint_set_keeps_the_index() -> None:
     """Upstream only resets when the set differs (`slicesEquiv`), whatever the order."""
-    rr = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"])
+    rr = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"])
     rr.next("192.0.2.1")
     rr.update(["10.0.0.2:80", "10.0.0.1:80"])
     assert rr.next("192.0.2.1") == ("10.0.0.2", 80)
@@ -358,7 +358,7 @@ def test_unchanged_endpoint_set_keeps_the_index() -> None:
 @given(n=st.integers(1, 20), rounds=st.integers(1, 5), clients=st.lists(st.integers(0, 255)))
 def test_round_robin_is_exactly_even(n: int, rounds: int, clients: list[int]) -> None:
     """Without affinity, n*rounds connections give each backend exactly `rounds`, whoever asks."""
-    rr = RoundRobin([f"10.0.0.{i}:80" for i in range(n)])
+    rr = LoadBalancerRR([f"10.0.0.{i}:80" for i in range(n)])
     picks = [
         rr.next(f"192.0.2.{clients[i % len(clients)] if clients else 1}") for i in range(n * rounds)
     ]

@@ -16,6 +16,8 @@ from typing import Any
 
 import kubernetes.client as k8s
 
+from svclab.api.helpers import externally_accessible
+
 DEFAULT_CLIENT_IP_AFFINITY_SECONDS = 10800
 DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30
 
@@ -38,10 +40,7 @@ def default_service(svc: k8s.V1Service) -> k8s.V1Service:
         port.protocol = port.protocol or "TCP"
         if port.target_port in (None, 0, ""):
             port.target_port = port.port
-    externally_accessible = spec.type in ("NodePort", "LoadBalancer") or (
-        spec.type == "ClusterIP" and bool(spec.external_ips)
-    )
-    if externally_accessible and not spec.external_traffic_policy:
+    if externally_accessible(svc) and not spec.external_traffic_policy:
         spec.external_traffic_policy = "Cluster"
     if spec.internal_traffic_policy is None and spec.type in (
         "ClusterIP",

@@ -31,6 +31,7 @@ import dns.message
 import dns.query
 import kubernetes.client as k8s
 
+from svclab.aio import has_uvloop
 from svclab.api.state import ClusterState
 from svclab.dns.server import DnsServer
 from svclab.dns.serving import LoopbackServer
@@ -155,7 +156,7 @@ def run(quick: bool = False) -> list[dict]:
         proc, port = start_dnsmasq([*records, "--cache-size=10000"], names[0])
         stack.callback(stop_dnsmasq, proc)
         ports = {"dnsmasq": port}
-        for use_uvloop in [False] + ([True] if _has_uvloop() else []):
+        for use_uvloop in [False] + ([True] if has_uvloop() else []):
             srv = stack.enter_context(DnsServer(bench_state(count), use_uvloop=use_uvloop))
             ports["svclab (uvloop)" if use_uvloop else "svclab (asyncio)"] = srv.port
         runs: dict[str, list[dict]] = {name: [] for name in ports}
@@ -177,14 +178,6 @@ def run(quick: bool = False) -> list[dict]:
             }
         )
     return rows
-
-
-def _has_uvloop() -> bool:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main() -> int:

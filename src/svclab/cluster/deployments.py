@@ -25,15 +25,12 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import kubernetes.client as k8s
 
+from svclab.api.helpers import is_pod_ready
 from svclab.api.manifests import to_manifest_dict
-from svclab.cluster.endpointslices import is_pod_ready
-
-if TYPE_CHECKING:
-    from svclab.cluster import Cluster
 
 HASH_LABEL = "pod-template-hash"
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
@@ -83,10 +80,26 @@ def _deletion_rank(pod: k8s.V1Pod) -> tuple:
     )
 
 
-class DeploymentController:
-    """Reconciles every Deployment of a `Cluster`; ``reconcile()`` says if it wrote anything."""
+class ObjectClient(Protocol):
+    """What the controller needs of the cluster's API (`svclab.cluster.Cluster` provides it)."""
 
-    def __init__(self, cluster: Cluster) -> None:
+    def list(self, kind: str, namespace: str | None = None) -> list[Any]: ...
+
+    def apply(self, obj: Any, source: str = "<api>") -> Any: ...
+
+    def replace(self, obj: Any) -> Any: ...
+
+    def delete(
+        self, kind: str, namespace: str | None, name: str, grace_period_seconds: int | None = None
+    ) -> Any: ...
+
+    def new_name(self, prefix: str) -> str: ...
+
+
+class DeploymentController:
+    """Reconciles every Deployment through an `ObjectClient`; ``reconcile()`` says if it wrote."""
+
+    def __init__(self, cluster: ObjectClient) -> None:
         self.cluster = cluster
         self._hashes: dict[tuple[str, int], str] = {}  # (uid, generation) -> pod-template-hash
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import kubernetes.client as k8s
 
+from svclab.api.helpers import is_pod_ready
 from svclab.api.state import SERVICE_NAME_LABEL
 from svclab.cluster.trafficdist import reconcile_hints
 
@@ -52,12 +53,6 @@ def random_suffix(rng: random.Random, n: int = 5) -> str:
     'q7rcl'
     """
     return "".join(rng.choice(NAME_ALPHABET) for _ in range(n))
-
-
-def is_pod_ready(pod: k8s.V1Pod) -> bool:
-    """The Pod's ``Ready`` condition is ``True`` (``podutil.IsPodReady``)."""
-    conditions = (pod.status.conditions if pod.status else None) or []
-    return any(c.type == "Ready" and c.status == "True" for c in conditions)
 
 
 def pod_ips(pod: k8s.V1Pod) -> list[str]:

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import heapq
 import ipaddress
-import itertools
 import random
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +42,7 @@ from svclab.api.state import SERVICE_NAME_LABEL, ClusterState, namespace_of
 from svclab.api.validation import check
 from svclab.cluster import envvars
 from svclab.cluster.allocators import AllocationError, ClusterIPAllocator, NodePortAllocator
+from svclab.cluster.clock import VirtualClock
 from svclab.cluster.deployments import DeploymentController
 from svclab.cluster.endpointslices import (
     CONTROLLER_NAME,
@@ -52,9 +51,9 @@ from svclab.cluster.endpointslices import (
     EndpointSliceReconciler,
     random_suffix,
 )
+from svclab.cluster.kubelet import Kubelet, internal_ip, node_subnets, set_ready
 from svclab.errors import ManifestError
 
-EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 """The wall-clock time of virtual second 0 (timestamps stay reproducible)."""
 
 MODELS: dict[str, type] = {kind: model for (_, kind), model in KINDS.items()}
@@ -95,30 +94,34 @@ class Cluster:
         pod_ready_delay: float = 1.0,
         admission_plugins: Sequence[str] = (),
     ) -> None:
-        self.now = 0.0
+        self.clock = VirtualClock()
         self.admission_plugins = check_plugins(admission_plugins)
         """kube-apiserver's ``--enable-admission-plugins`` (see `svclab.api.admission`)."""
-        self.pod_start_delay, self.pod_ready_delay = pod_start_delay, pod_ready_delay
         self._rng = random.Random(seed)
         self._store: dict[str, dict[tuple[str, str], Any]] = {kind: {} for kind in MODELS}
         self._sources: dict[tuple[str, str, str], str] = {}
         self._watchers: list[Watcher] = []
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
         self._rv = 0
         self._reconciling = False
         self._dirty: set[str] = set()  # namespaces whose Services or Pods changed ("*": all)
         self.cluster_ips = ClusterIPAllocator(service_cidr, seed)
         self.node_ports = NodePortAllocator(node_port_range, seed)
-        self._pod_subnets = _subnets(pod_cidr)
+        self._pod_subnets = node_subnets(pod_cidr)
         if node_cidr is None:  # kind's docker network of the same family
             node_cidr = (
                 "172.18.0.0/24" if self.cluster_ips.family == "IPv4" else "fc00:f853:ccd:e793::/64"
             )
         self._node_ips = ipaddress.ip_network(node_cidr).hosts()
         next(self._node_ips)  # .1 is the gateway of the node network
-        self._pod_ip_next: dict[str, int] = {}
-        self._next_node = 0
+        self._kubelet = Kubelet(
+            self.clock,
+            self,
+            self._pod_subnets,
+            write=lambda new, old: self._write("Pod", new, old),
+            remove=lambda pod: self._remove("Pod", pod),
+            start_delay=pod_start_delay,
+            ready_delay=pod_ready_delay,
+        )
         self._slices = EndpointSliceReconciler(suffix=lambda: random_suffix(self._rng))
         self._deployments = DeploymentController(self)
         for i in range(nodes):
@@ -199,7 +202,7 @@ class Cluster:
             )
         )
         nodes = list(self._store["Node"].values())
-        address = _internal_ip(nodes[0]) if nodes else str(next(self._node_ips))
+        address = internal_ip(nodes[0]) if nodes else str(next(self._node_ips))
         self.apply(
             k8s.V1EndpointSlice(
                 api_version="discovery.k8s.io/v1",
@@ -277,7 +280,7 @@ class Cluster:
         if source != "<api>":
             self._sources[(kind, *key)] = source
         if kind == "Pod" and old is None:
-            self._start_pod(stored)
+            self._kubelet.start(stored)
         self._reconcile()
         return self.get(kind, key[0], key[1])
 
@@ -295,31 +298,36 @@ class Cluster:
         if obj is None:
             raise ManifestError("<api>", f"{kind} {namespace}/{name}", "", "not found")
         if kind == "Pod":
-            self._terminate_pod(obj, grace_period_seconds)
+            self._kubelet.terminate(obj, grace_period_seconds)
         else:
             self._remove(kind, obj)
         self._reconcile()
         return obj
 
+    @property
+    def now(self) -> float:
+        """Virtual seconds since `svclab.cluster.clock.EPOCH`."""
+        return self.clock.now
+
     def advance(self, seconds: float) -> None:
         """Move virtual time forward, firing every timer that falls due, in order."""
         if seconds < 0:
             raise ValueError("time does not run backwards")
-        end = self.now + seconds
-        while self._timers and self._timers[0][0] <= end:
-            when = self._timers[0][0]
-            self.now = max(self.now, when)
+        clock = self.clock
+        end = clock.now + seconds
+        while (when := clock.next_due(end)) is not None:
+            clock.now = when
             # Everything due at the same instant happens before the controllers look again.
-            while self._timers and self._timers[0][0] == when:
-                heapq.heappop(self._timers)[2]()
+            while clock.next_due(when) is not None:
+                clock.pop()()
             self._reconcile()
-        self.now = end
+        clock.now = end
 
     def run_until_idle(self, limit: float = 3600.0) -> float:
         """Advance until no timer is pending (at most ``limit`` seconds); return the time spent."""
         start = self.now
-        while self._timers and self._timers[0][0] - start <= limit:
-            self.advance(self._timers[0][0] - self.now)
+        while (when := self.clock.next_due(start + limit)) is not None:
+            self.advance(when - self.now)
         return self.now - start
 
     def pod_env(
@@ -347,22 +355,22 @@ class Cluster:
         if pod is None:
             raise ManifestError("<api>", f"Pod {namespace}/{name}", "", "not found")
         updated = pod.model_copy(deep=True)
-        _set_ready(updated, ready)
+        set_ready(updated, ready)
         self._write("Pod", updated, pod)
         self._reconcile()
         return self.get("Pod", namespace, name)
 
     def schedule(self, delay: float, action: Callable[[], None]) -> None:
         """Run ``action`` when virtual time reaches now + ``delay`` (controllers, simulators)."""
-        heapq.heappush(self._timers, (self.now + max(delay, 0.0), next(self._seq), action))
+        self.clock.after(max(delay, 0.0), action)
 
     def timestamp(self, seconds: float | None = None) -> dt.datetime:
         """The wall-clock time of a virtual second (now by default)."""
-        return EPOCH + dt.timedelta(seconds=self.now if seconds is None else seconds)
+        return self.clock.timestamp(seconds)
 
     def seconds(self, when: dt.datetime) -> float:
         """The virtual second of a timestamp this cluster wrote."""
-        return (when - EPOCH).total_seconds()
+        return self.clock.seconds(when)
 
     def new_name(self, prefix: str) -> str:
         """``prefix`` plus a 5-character ``generateName`` suffix, deterministic for the seed."""
@@ -580,137 +588,6 @@ class Cluster:
             updated.status = new.status
         return updated
 
-    def _start_pod(self, pod: k8s.V1Pod) -> None:
-        if pod.status is not None and (
-            pod.status.pod_ip or pod.status.phase not in (None, "Pending")
-        ):
-            return  # imported with a status: the kubelet's report is taken as is
-        node = self._schedule_node(pod)
-        if node is None:
-            self._update_pod(pod, lambda p: setattr(p, "status", k8s.V1PodStatus(phase="Pending")))
-            return
-
-        def bind(p: k8s.V1Pod) -> None:
-            p.spec.node_name = node.metadata.name
-            p.status = k8s.V1PodStatus(
-                phase="Pending",
-                host_ip=_internal_ip(node),
-                conditions=[
-                    k8s.V1PodCondition(
-                        type="PodScheduled", status="True", last_transition_time=self.timestamp()
-                    )
-                ],
-            )
-
-        self._update_pod(pod, bind)
-        ns, name, uid = pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
-        self.schedule(self.pod_start_delay, lambda: self._run_pod(ns, name, uid))
-
-    def _schedule_node(self, pod: k8s.V1Pod) -> k8s.V1Node | None:
-        nodes = self.list("Node")
-        if pod.spec.node_name:
-            return self.get("Node", None, pod.spec.node_name)
-        if not nodes:
-            return None
-        node = nodes[self._next_node % len(nodes)]  # round-robin, as a spreading scheduler would
-        self._next_node += 1
-        return node
-
-    def _run_pod(self, namespace: str, name: str, uid: str) -> None:
-        pod = self.get("Pod", namespace, name)
-        if pod is None or pod.metadata.uid != uid or pod.metadata.deletion_timestamp:
-            return
-        node = self.get("Node", None, pod.spec.node_name)
-        ip = self._next_pod_ip(node)
-
-        def run(p: k8s.V1Pod) -> None:
-            now = self.timestamp()
-            p.status.phase, p.status.pod_ip, p.status.start_time = "Running", ip, now
-            p.status.pod_ips = [k8s.V1PodIP(ip=ip)]
-            p.status.container_statuses = [
-                k8s.V1ContainerStatus(
-                    name=c.name,
-                    image=c.image or "",
-                    image_id="",
-                    ready=False,
-                    restart_count=0,
-                    started=True,
-                    state=k8s.V1ContainerState(running=k8s.V1ContainerStateRunning(started_at=now)),
-                )
-                for c in p.spec.containers
-            ]
-            p.status.conditions = [
-                *p.status.conditions,
-                k8s.V1PodCondition(type="Initialized", status="True", last_transition_time=now),
-                k8s.V1PodCondition(
-                    type="ContainersReady", status="False", last_transition_time=now
-                ),
-                k8s.V1PodCondition(type="Ready", status="False", last_transition_time=now),
-            ]
-
-        self._update_pod(pod, run)
-        self.schedule(self.pod_ready_delay, lambda: self._ready_pod(namespace, name, uid))
-
-    def _ready_pod(self, namespace: str, name: str, uid: str) -> None:
-        pod = self.get("Pod", namespace, name)
-        if pod is None or pod.metadata.uid != uid or pod.metadata.deletion_timestamp:
-            return
-        self._update_pod(pod, lambda p: _set_ready(p, True, self.timestamp()))
-
-    def _terminate_pod(self, pod: k8s.V1Pod, grace_period_seconds: int | None = None) -> None:
-        if pod.metadata.deletion_timestamp is not None:
-            return
-        grace = pod.spec.termination_grace_period_seconds or 0
-        if grace_period_seconds is not None:
-            grace = grace_period_seconds
-        forced = (
-            grace_period_seconds == 0
-        )  # DeleteOptions gracePeriodSeconds=0: no terminating spell
-        if forced or not pod.spec.node_name or not (pod.status and pod.status.pod_ip):
-            self._remove("Pod", pod)  # forced, or never ran: nothing to wait for
-            return
-
-        def mark(p: k8s.V1Pod) -> None:
-            p.metadata.deletion_timestamp = self.timestamp(self.now + grace)
-            p.metadata.deletion_grace_period_seconds = grace
-
-        self._update_pod(pod, mark)
-        ns, name, uid = pod.metadata.namespace, pod.metadata.name, pod.metadata.uid
-        self.schedule(grace, lambda: self._finish_pod(ns, name, uid))
-
-    def _finish_pod(self, namespace: str, name: str, uid: str) -> None:
-        pod = self.get("Pod", namespace, name)
-        if pod is not None and pod.metadata.uid == uid:
-            self._remove("Pod", pod)
-
-    def _update_pod(self, pod: k8s.V1Pod, change: Callable[[k8s.V1Pod], None]) -> None:
-        updated = pod.model_copy(deep=True)
-        change(updated)
-        self._write("Pod", updated, pod)
-
-    def _next_pod_ip(self, node: k8s.V1Node | None) -> str:
-        # host-local IPAM: skip the network address and the bridge (.1), hand out increasing
-        # addresses and wrap, so a new Pod gets an address no recent Pod had.
-        subnet = (
-            ipaddress.ip_network(node.spec.pod_cidr)
-            if node and node.spec.pod_cidr
-            else self._pod_subnets[0]
-        )
-        used = {p.status.pod_ip for p in self.list("Pod") if p.status and p.status.pod_ip}
-        span = subnet.num_addresses - 3
-        start = self._pod_ip_next.get(str(subnet), 0)
-        for step in range(min(span, len(used) + 1)):
-            index = (start + step) % span
-            ip = str(subnet.network_address + 2 + index)
-            if ip not in used:
-                self._pod_ip_next[str(subnet)] = index + 1
-                return ip
-        raise ManifestError(
-            "<api>", object_label(node) if node else "", "spec.podCIDR", "no free pod IP"
-        )
-
-    # --- controllers -------------------------------------------------------------------------
-
     def _reconcile(self) -> None:
         """Run the controllers until they have nothing more to write."""
         if self._reconciling:
@@ -756,36 +633,6 @@ class Cluster:
                 self._write("EndpointSlice", s, None)
             changed = changed or bool(changes)
         return changed
-
-
-def _subnets(pod_cidr: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    network = ipaddress.ip_network(pod_cidr)
-    node_prefix = 24 if network.version == 4 else 64  # --node-cidr-mask-size defaults
-    if network.prefixlen >= node_prefix:
-        return [network]
-    count = min(2 ** (node_prefix - network.prefixlen), 4096)
-    return list(itertools.islice(network.subnets(new_prefix=node_prefix), count))
-
-
-def _internal_ip(node: k8s.V1Node) -> str | None:
-    for address in (node.status.addresses if node.status else None) or []:
-        if address.type == "InternalIP":
-            return address.address
-    return None
-
-
-def _set_ready(pod: k8s.V1Pod, ready: bool, when: dt.datetime | None = None) -> None:
-    status = "True" if ready else "False"
-    conditions = [
-        c for c in (pod.status.conditions or []) if c.type not in ("Ready", "ContainersReady")
-    ]
-    pod.status.conditions = [
-        *conditions,
-        k8s.V1PodCondition(type="ContainersReady", status=status, last_transition_time=when),
-        k8s.V1PodCondition(type="Ready", status=status, last_transition_time=when),
-    ]
-    for container in pod.status.container_statuses or []:
-        container.ready = ready
 
 
 def _json_list(values: list[str] | None) -> str:

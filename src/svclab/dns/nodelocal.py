@@ -9,7 +9,8 @@ most 5 s, and — as CoreDNS's ``cache`` plugin raises short TTLs to its ``MINTT
 >>> from svclab.api.manifests import load_text
 >>> from svclab.api.state import ClusterState
 >>> from svclab.dns.server import DnsServer
->>> from svclab.dns.resolver import CachingResolver, VirtualClock
+>>> from svclab.dns.resolver import CachingResolver
+>>> from svclab.cluster.clock import VirtualClock
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service

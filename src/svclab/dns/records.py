@@ -46,6 +46,7 @@ import dns.reversename
 import dns.rrset
 import kubernetes.client as k8s
 
+from svclab.api.helpers import is_headless
 from svclab.api.state import ClusterState, namespace_of
 from svclab.errors import SvclabError
 
@@ -166,10 +167,6 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
         return None
 
 
-def _is_headless(spec: k8s.V1ServiceSpec) -> bool:
-    return spec.cluster_ip == "None" or "None" in (spec.cluster_ips or [])
-
-
 def _cluster_ips(spec: k8s.V1ServiceSpec) -> list[str]:
     ips = spec.cluster_ips or ([spec.cluster_ip] if spec.cluster_ip else [])
     return [ip for ip in ips if _ip(ip) is not None]
@@ -211,7 +208,7 @@ def _collect(state: ClusterState, zone: dns.name.Name) -> _Names:
             if spec.external_name and _ip(spec.external_name.rstrip(".")) is None:
                 names.cnames[base] = dns.name.from_text(spec.external_name)
             continue
-        headless = _is_headless(spec)
+        headless = is_headless(svc)
         if not headless:
             ips = _cluster_ips(spec)
             for port in spec.ports or []:

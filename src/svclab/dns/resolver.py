@@ -13,6 +13,7 @@ Time comes from an injectable clock, so tests and notebooks can jump ahead witho
 ... metadata: {name: web}
 ... spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
 ... '''))
+>>> from svclab.cluster.clock import VirtualClock
 >>> clock = VirtualClock()
 >>> with DnsServer(state) as srv:
 ...     client = CachingResolver(srv.address, clock=clock)   # honours the 5 s TTL
@@ -51,28 +52,8 @@ FOREVER = -1
 """``cache_ttl``/``negative_ttl`` for never expiring (JVM ``networkaddress.cache.ttl=-1``)."""
 
 
-class VirtualClock:
-    """A clock that only moves when told to.
-
-    >>> clock = VirtualClock(10)
-    >>> clock.advance(2.5)
-    >>> clock()
-    12.5
-    """
-
-    def __init__(self, start: float = 0.0) -> None:
-        self.now = float(start)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
-
-
 @dataclass(frozen=True)
-class Result:
+class Resolution:
     """One resolution: the rcode, the addresses (or other records) and where they came from."""
 
     name: str
@@ -100,7 +81,7 @@ class LogEntry(NamedTuple):
 
 @dataclass
 class _Cached:
-    result: Result
+    result: Resolution
     stored: float
     expires: float | None  # None: forever
 
@@ -134,7 +115,7 @@ class CachingResolver:
         """How many queries went to the server."""
         return sum(1 for e in self.log if e.event == "query")
 
-    def resolve(self, name: str, rdtype: str = "A") -> Result:
+    def resolve(self, name: str, rdtype: str = "A") -> Resolution:
         """Resolve one absolute name (no search list), from the cache when still valid."""
         fqdn = dns.name.from_text(name).to_text()
         key = (fqdn.lower(), rdtype.upper())
@@ -168,10 +149,10 @@ class CachingResolver:
             for (name, rdtype), c in self.cache.items()
         ]
 
-    def _log(self, event: str, r: Result) -> None:
+    def _log(self, event: str, r: Resolution) -> None:
         self.log.append(LogEntry(self.clock(), event, r.name, r.type, r.rcode, r.addresses))
 
-    def _ask(self, fqdn: str, rdtype: str) -> Result:
+    def _ask(self, fqdn: str, rdtype: str) -> Resolution:
         query = dns.message.make_query(fqdn, rdtype)
         host, port = self.server
         try:
@@ -180,10 +161,10 @@ class CachingResolver:
             else:
                 reply, _ = dns.query.udp_with_fallback(query, host, timeout=self.timeout, port=port)
         except dns.exception.Timeout:
-            return Result(fqdn, rdtype, "TIMEOUT", (), 0, "network")
+            return Resolution(fqdn, rdtype, "TIMEOUT", (), 0, "network")
         return _result(fqdn, rdtype, reply)
 
-    def _store(self, key: tuple[str, str], result: Result, now: float) -> None:
+    def _store(self, key: tuple[str, str], result: Resolution, now: float) -> None:
         if result.rcode not in ("NOERROR", "NXDOMAIN"):
             return  # SERVFAIL, REFUSED and timeouts are not cached
         positive = bool(result.addresses)
@@ -198,7 +179,7 @@ class CachingResolver:
             self.cache[key] = _Cached(result, now, now + seconds)
 
 
-def _result(fqdn: str, rdtype: str, reply: dns.message.Message) -> Result:
+def _result(fqdn: str, rdtype: str, reply: dns.message.Message) -> Resolution:
     """Addresses of the wanted type (after any CNAMEs) and the TTL to cache them for."""
     rcode = dns.rcode.to_text(reply.rcode())
     wanted = dns.rdatatype.from_text(rdtype)
@@ -209,7 +190,9 @@ def _result(fqdn: str, rdtype: str, reply: dns.message.Message) -> Result:
         # Negative TTL (RFC 2308 section 5): min(SOA TTL, SOA MINIMUM); -1 when no SOA came.
         soas = [rr for rr in reply.authority if rr.rdtype == dns.rdatatype.SOA]
         ttl = min(soas[0].ttl, soas[0][0].minimum) if soas else -1
-    return Result(fqdn, rdtype, rcode, records, ttl, "network", sum(len(rr) for rr in reply.answer))
+    return Resolution(
+        fqdn, rdtype, rcode, records, ttl, "network", sum(len(rr) for rr in reply.answer)
+    )
 
 
 class StartupResolver:
@@ -306,7 +289,7 @@ class GlibcResolver:
         return info
 
 
-def _verdict(results: list[Result]) -> str:
+def _verdict(results: list[Resolution]) -> str:
     """glibc's reading of the A (and AAAA) replies for one candidate (``__res_context_query``):
     an answer in either is success; otherwise the first reply's rcode unless it is NOERROR."""
     if any(r.rcode == "NOERROR" and r.answer_count for r in results):

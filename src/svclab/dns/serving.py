@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
 import ipaddress
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from typing import Any, NamedTuple, Self, TypeVar
 import dns.rcode
 import dns.rdatatype
 
+from svclab.aio import LoopThread
 from svclab.dns import wire
 from svclab.errors import SvclabError
 
@@ -102,8 +101,7 @@ class LoopbackServer:
         self.host, self.port = host, port
         self.use_uvloop = use_uvloop
         self.tcp_idle_timeout = tcp_idle_timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread: LoopThread | None = None
         self._closers: list[Callable[[], None]] = []
         self._tcp_transports: set[asyncio.Transport] = set()
         self._tasks: set[asyncio.Future[None]] = set()
@@ -151,31 +149,27 @@ class LoopbackServer:
 
     def start(self) -> Self:
         """Bind UDP and TCP and serve from a background thread; return once bound."""
-        if self._thread is not None:
+        if self._loop_thread is not None:
             raise SvclabError("the server is already running")
-        bound: concurrent.futures.Future[None] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._run, args=(bound,), daemon=True, name=f"{type(self).__name__}-{self.host}"
-        )
-        self._thread.start()
+        loop_thread = LoopThread(f"{type(self).__name__}-{self.host}", use_uvloop=self.use_uvloop)
+        loop_thread.start()
         try:
-            bound.result(timeout=10)
-        except BaseException:
-            self._thread.join(timeout=5)
-            self._thread = None
-            raise
+            loop_thread.run(self._bind())
+        except BaseException as exc:
+            loop_thread.stop()
+            if isinstance(exc, SvclabError):
+                raise
+            raise SvclabError(f"cannot listen on {self.host}:{self.port}: {exc}") from None
+        self._loop_thread = loop_thread
         return self
 
     def stop(self) -> None:
         """Close every socket, stop the loop and join its thread (idempotent)."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        loop_thread, self._loop_thread = self._loop_thread, None
+        if loop_thread is None:
             return
-        if loop.is_running():
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        self._thread = None
+        loop_thread.run(self._shutdown())
+        loop_thread.stop()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -185,14 +179,7 @@ class LoopbackServer:
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop thread (so it never races a packet); return its result."""
-        loop = self._loop
-        if loop is None or not loop.is_running() or threading.current_thread() is self._thread:
-            return fn()
-
-        async def run() -> T:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+        return fn() if self._loop_thread is None else self._loop_thread.call(fn)
 
     # -- observations -------------------------------------------------------------------
     def counters(self) -> Counters:
@@ -244,34 +231,6 @@ class LoopbackServer:
         self.last_error: BaseException | None = None
 
     # -- internals ----------------------------------------------------------------------
-    def _new_loop(self) -> asyncio.AbstractEventLoop:
-        if self.use_uvloop:
-            try:
-                import uvloop
-            except ImportError:
-                raise SvclabError("uvloop is not installed (pip install 'svclab[fast]')") from None
-            return uvloop.new_event_loop()
-        return asyncio.new_event_loop()
-
-    def _run(self, bound: concurrent.futures.Future[None]) -> None:
-        loop = self._loop = self._new_loop()
-        try:
-            loop.run_until_complete(self._bind())
-        except BaseException as exc:
-            bound.set_exception(
-                exc
-                if isinstance(exc, SvclabError)
-                else SvclabError(f"cannot listen on {self.host}:{self.port}: {exc}")
-            )
-            loop.close()
-            return
-        bound.set_result(None)
-        try:
-            loop.run_forever()
-        finally:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-
     async def _bind(self) -> None:
         loop = asyncio.get_running_loop()
         for _ in range(20):

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
+
+from svclab.aio import LoopThread
 
 TIMEOUT = 2.0
 """Seconds a client waits for a connection or a reply (loopback answers in microseconds)."""
@@ -63,30 +64,26 @@ class PodServers:
         self.port = port
         self.open: dict[int, set[asyncio.BaseTransport]] = {}
         self._servers: dict[int, asyncio.Server] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="svclab-pods")
-        self._thread.daemon = True
+        self._loop_thread = LoopThread("svclab-pods")
 
     def __enter__(self) -> PodServers:
-        self._thread.start()
+        self._loop_thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         for number in list(self._servers):
             self.stop(number)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(TIMEOUT)
-        self._loop.close()
+        self._loop_thread.stop(TIMEOUT)
 
     def start(self, number: int, ip: str) -> None:
         """Pod `number` starts answering on `ip` (the first start picks the shared port)."""
 
         async def listen() -> asyncio.Server:
-            return await self._loop.create_server(
+            return await asyncio.get_running_loop().create_server(
                 lambda: _Pod(self, number), ip, self.port, reuse_address=True, backlog=512
             )
 
-        server = asyncio.run_coroutine_threadsafe(listen(), self._loop).result(TIMEOUT)
+        server = self._loop_thread.run(listen(), TIMEOUT)
         self.port = server.sockets[0].getsockname()[1]
         self._servers[number] = server
 
@@ -100,7 +97,7 @@ class PodServers:
                 transport.abort()  # type: ignore[attr-defined]
             await server.wait_closed()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(TIMEOUT)
+        self._loop_thread.run(close(), TIMEOUT)
 
 
 class HttpClient:

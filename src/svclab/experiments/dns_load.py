@@ -26,8 +26,9 @@ from matplotlib.figure import Figure
 
 from svclab.api.manifests import build_object
 from svclab.api.state import ClusterState
+from svclab.cluster.clock import VirtualClock
 from svclab.dns.nodelocal import NodeLocalCache
-from svclab.dns.resolver import CachingResolver, VirtualClock
+from svclab.dns.resolver import CachingResolver
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 from svclab.experiments.words import number

@@ -27,7 +27,8 @@ import numpy as np
 
 from svclab.api.manifests import build_object
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
-from svclab.dns.resolver import FOREVER, CachingResolver, VirtualClock
+from svclab.cluster.clock import VirtualClock
+from svclab.dns.resolver import FOREVER, CachingResolver
 from svclab.dns.server import DnsServer
 from svclab.errors import SvclabError
 from svclab.experiments._pods import HttpClient, PodServers

@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, replace
 
+from svclab.aio import LoopThread
+
 Address = tuple[str, int]
 """A backend or listening address: (IPv4 address, port)."""
 
@@ -55,16 +57,17 @@ def parse_address(value: str | Address) -> Address:
     return host, int(port)
 
 
-class RoundRobin:
-    """Choose a backend per new connection in turn, optionally sticky per client IP.
+class LoadBalancerRR:
+    """Choose a backend per new connection in turn, optionally sticky per client IP (as the
+    removed userspace mode's ``LoadBalancerRR`` did, whose name it keeps).
 
-    >>> rr = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"])
+    >>> rr = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"])
     >>> [rr.next("192.0.2.9")[0] for _ in range(3)]
     ['10.0.0.1', '10.0.0.2', '10.0.0.1']
-    >>> sticky = RoundRobin(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=60)
+    >>> sticky = LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"], affinity_seconds=60)
     >>> [sticky.next(ip)[0] for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.1")]
     ['10.0.0.1', '10.0.0.2', '10.0.0.1']
-    >>> RoundRobin([]).next("192.0.2.1") is None
+    >>> LoadBalancerRR([]).next("192.0.2.1") is None
     True
     """
 
@@ -278,9 +281,9 @@ class UserspaceProxy:
         *,
         affinity_seconds: float | None = None,
         dial_timeouts: Iterable[float] = DIAL_TIMEOUTS,
-        use_uvloop: bool = True,
+        use_uvloop: bool = False,
     ) -> None:
-        self.balancer = RoundRobin(backends, affinity_seconds)
+        self.balancer = LoadBalancerRR(backends, affinity_seconds)
         self.vip, self.port = vip, port
         self.dial_timeouts = tuple(dial_timeouts)
         self.use_uvloop = use_uvloop
@@ -293,7 +296,7 @@ class UserspaceProxy:
         self._dials: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._loop_thread: LoopThread | None = None
 
     # -- what a user sees -------------------------------------------------------------------
 
@@ -351,26 +354,26 @@ class UserspaceProxy:
     # -- thread lifecycle (notebooks, scripts) ---------------------------------------------
 
     def start_in_thread(self, timeout: float = 10.0) -> UserspaceProxy:
-        """Run the proxy on a new event loop (uvloop when available) in a daemon thread."""
-        if self._thread is not None:
+        """Run the proxy on its own event loop (uvloop's with `use_uvloop`) in a daemon thread."""
+        if self._loop_thread is not None:
             raise RuntimeError("proxy already running in a thread")
-        loop = _new_loop(self.use_uvloop)
-        self._thread = threading.Thread(target=loop.run_forever, name="svclab-userspace-proxy")
-        self._thread.daemon = True
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.start(), loop).result(timeout)
+        loop_thread = LoopThread("svclab-userspace-proxy", use_uvloop=self.use_uvloop).start()
+        try:
+            loop_thread.run(self.start(), timeout)
+        except BaseException:
+            loop_thread.stop(timeout)
+            raise
+        self._loop_thread = loop_thread
         return self
 
     def stop_in_thread(self, timeout: float = 10.0) -> None:
         """Stop the proxy and its thread; connections still open are aborted."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        loop_thread, self._loop_thread = self._loop_thread, None
+        if loop_thread is None:
             return
-        asyncio.run_coroutine_threadsafe(self.stop(), loop).result(timeout)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout)
-        loop.close()
-        self._thread = self._loop = None
+        loop_thread.run(self.stop(), timeout)
+        loop_thread.stop(timeout)
+        self._loop = None
 
     def __enter__(self) -> UserspaceProxy:
         return self.start_in_thread()
@@ -418,15 +421,3 @@ class UserspaceProxy:
             return
         self.failed += 1
         client.transport.close()  # type: ignore[union-attr]
-
-
-def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
-    """A fresh event loop: uvloop's when asked for and installed, else asyncio's."""
-    if use_uvloop:
-        try:
-            import uvloop
-        except ImportError:
-            pass
-        else:
-            return uvloop.new_event_loop()
-    return asyncio.new_event_loop()

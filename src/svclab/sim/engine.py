@@ -1,4 +1,4 @@
-"""The discrete-event core: a virtual clock, an event heap and one seeded random generator.
+"""The discrete-event core: the cluster's virtual clock, its timers and one seeded generator.
 
 Requests are not events here. Between two events nothing in the world changes, so the
 engine hands each such quiet interval to ``on_interval`` hooks, which settle all the
@@ -8,15 +8,12 @@ requests cost seconds, not minutes.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 from collections.abc import Callable
 
 import numpy as np
 
-Action = Callable[[], None]
-"""An event's effect: a function of no arguments run at the event's time."""
+from svclab.cluster.clock import Action, VirtualClock
 
 Interval = Callable[[float, float], None]
 """A hook told about every quiet interval ``[start, end)`` before time moves past it."""
@@ -38,22 +35,23 @@ class Engine:
     """
 
     def __init__(self, seed: int = 0) -> None:
-        self.now = 0.0
+        self.clock = VirtualClock()
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self._heap: list[tuple[float, int, Action]] = []
-        self._order = itertools.count()  # ties run in scheduling order, never by comparing actions
         self._hooks: list[Interval] = []
+
+    @property
+    def now(self) -> float:
+        """Virtual seconds since the start."""
+        return self.clock.now
 
     def at(self, time: float, action: Action) -> None:
         """Schedule `action` at virtual `time` (not before now)."""
-        if time < self.now or math.isnan(time):
-            raise ValueError(f"cannot schedule at {time} before now ({self.now})")
-        heapq.heappush(self._heap, (time, next(self._order), action))
+        self.clock.at(time, action)
 
     def after(self, delay: float, action: Action) -> None:
         """Schedule `action` `delay` seconds from now."""
-        self.at(self.now + delay, action)
+        self.clock.after(delay, action)
 
     def every(
         self, period: float, action: Action, start: float = 0.0, until: float = math.inf
@@ -92,10 +90,9 @@ class Engine:
         `progress`, if given, receives the fraction of virtual time done after each event.
         """
         begin = self.now
-        while self._heap and self._heap[0][0] <= until:
-            time, _, action = heapq.heappop(self._heap)
+        while (time := self.clock.next_due(until)) is not None:
             self._advance(time)
-            action()
+            self.clock.pop()()
             if progress is not None and until > begin:
                 progress((self.now - begin) / (until - begin))
         self._advance(until)
@@ -104,4 +101,4 @@ class Engine:
         if time > self.now:
             for hook in self._hooks:
                 hook(self.now, time)
-            self.now = time
+            self.clock.now = time

@@ -9,7 +9,7 @@ walks a Go map in random order. IPv4 only, like `svclab.proxy.config`.
 >>> from svclab.api.manifests import load_text
 >>> from svclab.api.state import ClusterState
 >>> from svclab.proxy.config import ProxyConfig
->>> from svclab.proxy.nftables.trace import load
+>>> from svclab.proxy.rules.nftables import load
 >>> state = ClusterState.from_manifests(load_text('''
 ... apiVersion: v1
 ... kind: Service

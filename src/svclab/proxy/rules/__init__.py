@@ -1,1 +1,2 @@
-"""Rule-text plumbing that no backend owns: `iptables-restore` text and its parser."""
+"""Rule-text plumbing that no backend owns: `iptables-restore` text and its parser
+(`iptables`), the nft rule model and its parser (`nftables`)."""
