@@ -30,11 +30,9 @@ import kubernetes.client as k8s
 
 from svclab.api.state import ClusterState, namespace_of
 from svclab.api.validation import dns1123_label
+from svclab.api.validation.formats import dns1123_label
 from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
-from svclab.api.validation import check
-from svclab.api.validation.formats import dns1123_label
-from svclab.cli import add_manifests_option
 from svclab.cluster.envvars import pod_env, service_env
 from svclab.errors import ManifestError
 

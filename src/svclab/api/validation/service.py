@@ -76,7 +76,9 @@ def _load_balancer_status(svc: k8s.V1Service) -> list[FieldError]:
         if ingress.ip:
             errs += ip_errors(f"{path}.ip", ingress.ip)
         if ingress.hostname:
-            errs += each_error(f"{path}.hostname", ingress.hostname, dns1123_subdomain(ingress.hostname))
+            errs += each_error(
+                f"{path}.hostname", ingress.hostname, dns1123_subdomain(ingress.hostname)
+            )
             if parse_ip(ingress.hostname) is not None:
                 errs.append(
                     invalid(
