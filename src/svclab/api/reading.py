@@ -40,7 +40,7 @@ from svclab.api.addresses import parse_ip_sloppy
 from svclab.api.defaults import apply_defaults
 from svclab.api.manifests import Manifest, iter_manifests, object_label
 from svclab.api.state import ClusterState, namespace_of
-from svclab.api.validation import check, stored_objects
+from svclab.api.validation import check
 from svclab.api.validation.formats import stored_objects
 from svclab.errors import ManifestError
 

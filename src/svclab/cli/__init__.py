@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from types import FrameType
 from typing import NoReturn
 
 from svclab import __version__
@@ -112,14 +113,23 @@ def command_help(*words: str) -> str:
     return out.getvalue()
 
 
+_received: list[int] = []
+"""Stop signals received while `main` runs."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """Remember the signal, then raise it: KeyboardInterrupt for SIGINT, as always."""
+    _received.append(signum)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise_interrupted(signum, frame)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 2 bad input, 130/143 after SIGINT/SIGTERM)."""
     in_main_thread = threading.current_thread() is threading.main_thread()
-    handlers = {
-        signal.SIGINT: signal.default_int_handler,  # KeyboardInterrupt, as always
-        signal.SIGTERM: raise_interrupted,
-        signal.SIGHUP: raise_interrupted,
-    }
+    _received.clear()
+    handlers = {sig: _on_signal for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     previous = {
         sig: signal.signal(sig, handler) for sig, handler in handlers.items() if in_main_thread
     }
@@ -127,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(argv)
     except KeyboardInterrupt as interrupt:
         return exit_status(interrupt)
+    except BaseException:
+        # A signal that lands inside an extension module's import (pydantic-core) surfaces as
+        # that module's own error (pyo3's PanicException), not as KeyboardInterrupt.
+        if not _received:
+            raise
+        return 128 + _received[-1]
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

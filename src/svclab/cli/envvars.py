@@ -29,7 +29,6 @@ from typing import Any
 import kubernetes.client as k8s
 
 from svclab.api.state import ClusterState, namespace_of
-from svclab.api.validation import dns1123_label
 from svclab.api.validation.formats import dns1123_label
 from svclab.cli import SUMMARIES, add_manifests_option
 from svclab.cli.reading import read_manifests
