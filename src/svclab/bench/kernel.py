@@ -29,13 +29,13 @@ from typing import Any
 import kubernetes.client as k8s
 
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
-from svclab.bench.dataset import save
 from svclab.kernel import kernel_available
 from svclab.kernel.drive import connect_latencies
 from svclab.kernel.load import MODES, render, restore_command
 from svclab.kernel.system import CommandTimeout
 from svclab.kernel.topology import KernelNode, plan_topology
 from svclab.proxy.config import ProxyConfig
+from svclab.report.dataset import save
 from svclab.report.tables import format_table
 
 SIZES = (100, 1_000, 5_000, 10_000)

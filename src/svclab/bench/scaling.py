@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from svclab.bench.dataset import save
 from svclab.proxy import scaling
+from svclab.report.dataset import save
 from svclab.report.tables import format_table
 
 QUICK_SIZES = (10, 100)

@@ -17,7 +17,6 @@ import math
 from typing import Any
 
 from svclab.experiments.ndots import FIXES
-from svclab.pages.discovery import CLIENTS, LABELS
 
 HEADERS: dict[str, dict[str, str]] = {
     "discovery": {"en": "discovery", "zh_CN": "发现方式"},
@@ -119,7 +118,7 @@ VALUES: dict[str, dict[str, str]] = {
         "zh_CN": "Pod → 节点本地缓存 → 集群 DNS",
     },
 }
-VALUES |= FIXES | {group: LABELS[group] for group in CLIENTS}
+VALUES |= FIXES
 """Value id → what the reader reads (the ndots fixes and the API-discovery client groups
 are named where they are defined)."""
 

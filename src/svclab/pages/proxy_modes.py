@@ -19,7 +19,6 @@ import matplotlib
 import svclab.proxy.ipvs.render as ipvs
 from svclab.api.manifests import load_manifests
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
-from svclab.bench.dataset import Dataset, load
 from svclab.proxy import cost, modes
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render as render_iptables
@@ -27,6 +26,7 @@ from svclab.proxy.nftables.render import render as render_nftables
 from svclab.proxy.packet import Packet, TraceResult
 from svclab.proxy.partial_sync import partial
 from svclab.proxy.scaling import MEASURES, MODES
+from svclab.report.dataset import Dataset, load
 from svclab.report.result import ResultFigure, Text, drawing_rc, say
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from svclab.experiments.words import header, value
+from svclab.pages.discovery import CLIENTS, LABELS
 from svclab.report.result import Result
 
 
@@ -54,11 +55,22 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+PAGE_VALUES = {group: LABELS[group] for group in CLIENTS}
+"""Ids only the pages use (the discovery page's client groups), by language."""
+
+
+def cell(x: object, column: str, lang: str) -> str:
+    """`x` as a cell of `column` in `lang`."""
+    return (
+        PAGE_VALUES[x][lang] if isinstance(x, str) and x in PAGE_VALUES else value(x, column, lang)
+    )
+
+
 def table(rows: Result | Iterable[dict], lang: str) -> Table:
     """A `Table` of `rows` (or of an experiment's rows) in `lang`."""
     rows = list(rows.rows if isinstance(rows, Result) else rows)
     columns = list(dict.fromkeys(key for row in rows for key in row))
     return Table(
         [header(c, lang) for c in columns],
-        [[value(row.get(c, ""), c, lang) for c in columns] for row in rows],
+        [[cell(row.get(c, ""), c, lang) for c in columns] for row in rows],
     )

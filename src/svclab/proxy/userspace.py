@@ -110,7 +110,7 @@ class LoadBalancerRR:
         ``sessionAffinityReset`` does. Backends in ``exclude`` (those that already failed for
         this connection) are passed over while another is left.
 
-        >>> RoundRobin(["10.0.0.1:80", "10.0.0.2:80"]).next("c", exclude=[("10.0.0.1", 80)])
+        >>> LoadBalancerRR(["10.0.0.1:80", "10.0.0.2:80"]).next("c", exclude=[("10.0.0.1", 80)])
         ('10.0.0.2', 80)
         """
         with self._lock:
