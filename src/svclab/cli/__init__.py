@@ -120,6 +120,10 @@ _received: list[int] = []
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     """Remember the signal, then raise it: KeyboardInterrupt for SIGINT, as always."""
     _received.append(signum)
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        # Inside the import machinery an exception would be printed as "ignored" and lost;
+        # nothing has been set up that needs cleaning, so end at once.
+        os._exit(128 + signum)
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise_interrupted(signum, frame)
