@@ -33,6 +33,7 @@ from matplotlib.figure import Figure
 
 from svclab.api.manifests import build_object
 from svclab.api.state import SERVICE_NAME_LABEL, ClusterState
+from svclab.cluster.trafficdist import hints_for
 from svclab.proxy.config import ProxyConfig
 from svclab.proxy.iptables.render import render
 from svclab.proxy.packet import Packet
@@ -171,9 +172,16 @@ def prefer_close_hints(endpoint: dict) -> dict:
     {'addresses': ['10.0.0.1'], 'zone': 'z1', 'conditions': {'ready': True},
      'hints': {'forZones': [{'name': 'z1'}]}}
     """
-    if not endpoint.get("conditions", {}).get("ready") or not endpoint.get("zone"):
+    ready = endpoint.get("conditions", {}).get("ready")
+    written = k8s.V1Endpoint(
+        addresses=endpoint["addresses"],
+        zone=endpoint.get("zone"),
+        node_name=endpoint.get("nodeName"),
+    )
+    hints = hints_for(written, "PreferClose") if ready else None
+    if hints is None:
         return endpoint
-    return {**endpoint, "hints": {"forZones": [{"name": endpoint["zone"]}]}}
+    return {**endpoint, "hints": {"forZones": [{"name": zone.name} for zone in hints.for_zones]}}
 
 
 def cluster_state(nodes: list[Node]) -> ClusterState:
